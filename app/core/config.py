@@ -1,0 +1,107 @@
+"""Typed settings, read once from the environment and `.env`, validated at startup."""
+
+from typing import Annotated, Literal, Self
+
+from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+# Each accepted URL scheme and the driver this service talks to it with.
+_DRIVERS = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+    "mariadb": "mariadb+pymysql",
+    "mariadb+pymysql": "mariadb+pymysql",
+    "mysql": "mariadb+pymysql",
+    "mysql+pymysql": "mariadb+pymysql",
+}
+
+
+def normalise_database_url(raw: str) -> str:
+    """Check a database URL and spell it with the driver this service uses."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ValueError("not a URL of the form scheme://[user@host[:port]]/database") from None
+    driver = _DRIVERS.get(url.drivername)
+    if driver is None:
+        schemes = ", ".join(sorted({name.split("+")[0] for name in _DRIVERS}))
+        raise ValueError(f"unknown scheme {url.drivername!r}; use one of: {schemes}")
+    url = url.set(drivername=driver)
+    if driver != "sqlite" and not url.database:
+        raise ValueError("names no database (expected scheme://user@host:port/database)")
+    if driver == "mariadb+pymysql" and "charset" not in url.query:
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    return url.render_as_string(hide_password=False)
+
+
+DatabaseUrl = Annotated[str, AfterValidator(normalise_database_url)]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+Environment = Literal["development", "test", "staging", "production"]
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot start with; the message is one line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    database_url: DatabaseUrl = "sqlite:///./heroes.db"
+    db_pool_size: int = Field(default=40, ge=1, le=1000)
+    db_max_overflow: int = Field(default=10, ge=0, le=1000)
+    db_pool_timeout: float = Field(default=5.0, gt=0, le=300)
+    db_connect_timeout: int = Field(default=3, ge=1, le=300)
+    db_pool_pre_ping: bool = True
+    sqlite_busy_timeout: float = Field(default=10.0, gt=0, le=300)
+    worker_threads: int = Field(default=40, ge=1, le=1000)
+    max_body_size: int = Field(default=1024 * 1024, ge=1024)
+    log_level: LogLevel = "INFO"
+    environment: Environment = "development"
+
+    @model_validator(mode="after")
+    def _every_thread_can_get_a_connection(self) -> Self:
+        # A thread that waits for a pooled connection while the threads holding them wait
+        # for the thread pool is how the tutorial's app stalls under load.
+        if self.worker_threads > self.db_pool_size + self.db_max_overflow:
+            raise ValueError(
+                "WORKER_THREADS must not exceed DB_POOL_SIZE + DB_MAX_OVERFLOW "
+                f"({self.worker_threads} > {self.db_pool_size} + {self.db_max_overflow})"
+            )
+        return self
+
+    @property
+    def database_backend(self) -> str:
+        return make_url(self.database_url).get_backend_name()
+
+    @property
+    def database_url_for_humans(self) -> str:
+        return render_url_without_password(self.database_url)
+
+
+def render_url_without_password(url: str | URL) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each bad setting by its environment variable."""
+    problems = []
+    for item in error.errors(include_url=False):
+        name = "_".join(str(part) for part in item["loc"]).upper()
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}" if name else message)
+    return "invalid settings: " + "; ".join(problems)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and `.env`, raising SettingsError on a bad value."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]  # values are validated here
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None

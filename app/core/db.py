@@ -1,0 +1,78 @@
+"""The engine for each backend, and the per-request session.
+
+One code path serves SQLite, PostgreSQL and MariaDB: the URL picks the dialect and driver,
+and only connection set-up differs by backend.
+"""
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel
+
+from app.core.config import Settings
+
+
+def create_db_engine(settings: Settings) -> Engine:
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        return _create_sqlite_engine(url, settings)
+    return create_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        pool_pre_ping=settings.db_pool_pre_ping,
+        connect_args={"connect_timeout": settings.db_connect_timeout},
+    )
+
+
+def _create_sqlite_engine(url: URL, settings: Settings) -> Engine:
+    # Requests run on a thread pool, so a connection must be usable from any thread.
+    connect_args = {"check_same_thread": False, "timeout": settings.sqlite_busy_timeout}
+    if url.database in (None, "", ":memory:"):
+        # Every connection to ":memory:" would see its own empty database: share one.
+        engine = create_engine(url, connect_args=connect_args, poolclass=StaticPool)
+    else:
+        engine = create_engine(
+            url,
+            connect_args=connect_args,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+        )
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL lets readers run beside the one writer; NORMAL sync is durable in WAL mode
+        # against a crash of the process (the last commits can be lost on power loss).
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def create_db_and_tables(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine)
+
+
+def get_engine(app: FastAPI) -> Engine:
+    engine: Engine = app.state.engine
+    return engine
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request; service functions own its transactions."""
+    with Session(get_engine(request.app), expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]

@@ -1,0 +1,68 @@
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from app.core.db import SessionDep
+from app.core.errors import BodyTooLarge, DatabaseUnavailable, MalformedBody, declare
+from app.heroes import service
+from app.heroes.dependencies import HeroDep, HeroId
+from app.heroes.errors import HeroNotFound
+from app.heroes.models import HERO_ID_MAX, Hero, HeroCreate, HeroPublic, HeroUpdate
+
+router = APIRouter(prefix="/heroes", tags=["heroes"], responses=DatabaseUnavailable.responses())
+
+PAGE_SIZE_MAX = 100
+
+
+class Deleted(BaseModel):
+    ok: bool = True
+
+
+@router.post(
+    "/",
+    response_model=HeroPublic,
+    responses=declare(MalformedBody, BodyTooLarge),
+    summary="Create a hero",
+)
+def create_hero(hero: HeroCreate, session: SessionDep) -> Hero:
+    """Create a hero. Any `id` in the body is ignored: the service assigns one."""
+    return service.create_hero(session, hero)
+
+
+@router.get("/", response_model=list[HeroPublic], summary="List heroes")
+def list_heroes(
+    session: SessionDep,
+    offset: Annotated[int, Query(ge=0, le=HERO_ID_MAX)] = 0,
+    limit: Annotated[int, Query(ge=0, le=PAGE_SIZE_MAX)] = PAGE_SIZE_MAX,
+) -> Sequence[Hero]:
+    """Heroes in id order: paging by `offset` shows each hero once."""
+    return service.list_heroes(session, offset=offset, limit=limit)
+
+
+@router.get(
+    "/{hero_id}",
+    response_model=HeroPublic,
+    responses=HeroNotFound.responses(),
+    summary="Read a hero",
+)
+def read_hero(hero: HeroDep) -> Hero:
+    return hero
+
+
+@router.patch(
+    "/{hero_id}",
+    response_model=HeroPublic,
+    responses=declare(HeroNotFound, MalformedBody, BodyTooLarge),
+    summary="Update a hero",
+)
+def update_hero(hero_id: HeroId, changes: HeroUpdate, session: SessionDep) -> Hero:
+    """Change only the fields sent: `{"age": null}` clears the age, `{}` changes nothing."""
+    return service.update_hero(session, hero_id, changes)
+
+
+@router.delete("/{hero_id}", responses=HeroNotFound.responses(), summary="Delete a hero")
+def delete_hero(hero_id: HeroId, session: SessionDep) -> Deleted:
+    service.delete_hero(session, hero_id)
+    return Deleted()
