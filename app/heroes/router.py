@@ -6,12 +6,18 @@ from pydantic import BaseModel
 
 from app.core.db import SessionDep
 from app.core.errors import BodyTooLarge, DatabaseUnavailable, MalformedBody, declare
+from app.core.routing import StrictJSONRoute
 from app.heroes import service
 from app.heroes.dependencies import HeroDep, HeroId
 from app.heroes.errors import HeroNotFound
 from app.heroes.models import HERO_ID_MAX, Hero, HeroCreate, HeroPublic, HeroUpdate
 
-router = APIRouter(prefix="/heroes", tags=["heroes"], responses=DatabaseUnavailable.responses())
+router = APIRouter(
+    prefix="/heroes",
+    tags=["heroes"],
+    route_class=StrictJSONRoute,
+    responses=DatabaseUnavailable.responses(),
+)
 
 PAGE_SIZE_MAX = 100
 
