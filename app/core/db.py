@@ -26,8 +26,25 @@ def create_db_engine(settings: Settings) -> Engine:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=settings.db_pool_pre_ping,
-        connect_args={"connect_timeout": settings.db_connect_timeout},
+        connect_args=_server_connect_args(url, settings),
     )
+
+
+def _server_connect_args(url: URL, settings: Settings) -> dict[str, Any]:
+    """Bound how long a PostgreSQL or MariaDB server may keep a request waiting."""
+    if url.get_backend_name() == "postgresql":
+        milliseconds = round(settings.db_statement_timeout * 1000)
+        return {
+            "connect_timeout": settings.db_connect_timeout,
+            "options": f"-c statement_timeout={milliseconds}",
+        }
+    # PyMySQL's connect timeout ends once TCP connects; its socket timeouts bound the rest,
+    # the server's greeting included.
+    return {
+        "connect_timeout": settings.db_connect_timeout,
+        "read_timeout": settings.db_statement_timeout,
+        "write_timeout": settings.db_statement_timeout,
+    }
 
 
 def _create_sqlite_engine(url: URL, settings: Settings) -> Engine:

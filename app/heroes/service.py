@@ -38,7 +38,7 @@ def update_hero(session: Session, hero_id: int, changes: HeroUpdate) -> Hero:
     values = changes.model_dump(exclude_unset=True)
     if values:
         statement = update(Hero).where(col(Hero.id) == hero_id).values(**values)
-        result = session.connection().execute(statement)
+        result = session.exec(statement)
         if result.rowcount == 0:
             raise HeroNotFound()
     # Read back inside the same transaction: the row lock (or SQLite's write lock) is held.
@@ -50,7 +50,7 @@ def update_hero(session: Session, hero_id: int, changes: HeroUpdate) -> Hero:
 
 
 def delete_hero(session: Session, hero_id: int) -> None:
-    result = session.connection().execute(delete(Hero).where(col(Hero.id) == hero_id))
+    result = session.exec(delete(Hero).where(col(Hero.id) == hero_id))
     if result.rowcount == 0:
         raise HeroNotFound()
     session.commit()

@@ -1,0 +1,286 @@
+"""Settings: one typed object from the environment and `.env`, refused in one line if bad."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.core.config import Settings, SettingsError, load_settings
+from tests.conftest import REPO_ROOT, free_port
+
+SETTING_NAMES = tuple(name.upper() for name in Settings.model_fields)
+
+# (environment variable, bad value): each must stop startup with a line naming the variable.
+BAD_VALUES = [
+    ("DATABASE_URL", "not a url"),
+    ("DATABASE_URL", ""),
+    ("DATABASE_URL", "oracle://x/y"),
+    ("DATABASE_URL", "postgresql://user@host:5432"),
+    ("DATABASE_URL", "postgresql://user@host:notaport/db"),
+    ("DB_POOL_SIZE", "-1"),
+    ("DB_POOL_SIZE", "0"),
+    ("DB_POOL_SIZE", "many"),
+    ("DB_MAX_OVERFLOW", "-1"),
+    ("DB_POOL_TIMEOUT", "0"),
+    ("DB_POOL_TIMEOUT", "-5"),
+    ("DB_CONNECT_TIMEOUT", "0"),
+    ("DB_STATEMENT_TIMEOUT", "0"),
+    ("DB_POOL_PRE_PING", "maybe"),
+    ("SQLITE_BUSY_TIMEOUT", "0"),
+    ("WORKER_THREADS", "0"),
+    ("WORKER_THREADS", "51"),  # more than DB_POOL_SIZE + DB_MAX_OVERFLOW = 40 + 10
+    ("MAX_BODY_SIZE", "10"),
+    ("MAX_BODY_SIZE", "-1"),
+    ("LOG_LEVEL", "LOUD"),
+    ("ENVIRONMENT", "prod"),
+]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No setting in the environment, and a working directory with no `.env` in it."""
+    for name in list(os.environ):
+        if name.upper() in SETTING_NAMES:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def assert_one_line_naming(error: SettingsError, name: str) -> None:
+    message = str(error)
+    assert message.startswith("invalid settings: "), message
+    assert len(message.splitlines()) == 1, message
+    assert name in message, message
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    settings = load_settings()
+
+    assert settings.database_url == "sqlite:///./heroes.db"
+    assert settings.database_backend == "sqlite"
+    assert settings.db_pool_size == 40
+    assert settings.db_max_overflow == 10
+    assert settings.db_pool_timeout == 5.0
+    assert settings.db_connect_timeout == 3
+    assert settings.db_statement_timeout == 30.0
+    assert settings.db_pool_pre_ping is True
+    assert settings.sqlite_busy_timeout == 10.0
+    assert settings.worker_threads == 40
+    assert settings.max_body_size == 1024 * 1024
+    assert settings.log_level == "INFO"
+    assert settings.environment == "development"
+
+
+def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = {
+        "DATABASE_URL": "postgres://app@db.internal:6432/heroes",
+        "DB_POOL_SIZE": "7",
+        "DB_MAX_OVERFLOW": "3",
+        "DB_POOL_TIMEOUT": "2.5",
+        "DB_CONNECT_TIMEOUT": "9",
+        "DB_STATEMENT_TIMEOUT": "12.5",
+        "DB_POOL_PRE_PING": "false",
+        "SQLITE_BUSY_TIMEOUT": "4",
+        "WORKER_THREADS": "10",
+        "MAX_BODY_SIZE": "2048",
+        "LOG_LEVEL": "debug",
+        "ENVIRONMENT": "production",
+    }
+    assert set(values) == set(SETTING_NAMES)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+    settings = load_settings()
+
+    assert settings.database_url == "postgresql+psycopg://app@db.internal:6432/heroes"
+    assert (settings.db_pool_size, settings.db_max_overflow) == (7, 3)
+    assert (settings.db_pool_timeout, settings.db_connect_timeout) == (2.5, 9)
+    assert settings.db_statement_timeout == 12.5
+    assert settings.db_pool_pre_ping is False
+    assert settings.sqlite_busy_timeout == 4.0
+    assert settings.worker_threads == 10
+    assert settings.max_body_size == 2048
+    assert settings.log_level == "DEBUG"
+    assert settings.environment == "production"
+
+
+def test_dotenv_in_the_working_directory_is_read(clean_environment: Path) -> None:
+    (clean_environment / ".env").write_text(
+        "# a comment\nDATABASE_URL=mysql://app@127.0.0.1/heroes\nDB_POOL_SIZE=45\n"
+        "LOG_LEVEL=warning\n",
+        encoding="utf-8",
+    )
+
+    settings = load_settings()
+
+    assert settings.database_url == "mariadb+pymysql://app@127.0.0.1/heroes?charset=utf8mb4"
+    assert settings.db_pool_size == 45
+    assert settings.log_level == "WARNING"
+    assert settings.worker_threads == 40  # not in .env: the default
+
+
+def test_environment_wins_over_dotenv(
+    clean_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (clean_environment / ".env").write_text("DB_POOL_SIZE=45\nLOG_LEVEL=ERROR\n")
+    monkeypatch.setenv("DB_POOL_SIZE", "60")
+
+    settings = load_settings()
+
+    assert settings.db_pool_size == 60
+    assert settings.log_level == "ERROR"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("postgres://u@h:5432/db", "postgresql+psycopg://u@h:5432/db"),
+        ("postgresql://u@h:5432/db", "postgresql+psycopg://u@h:5432/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("mysql://u@h:3306/db", "mariadb+pymysql://u@h:3306/db?charset=utf8mb4"),
+        ("mariadb://u@h:3306/db", "mariadb+pymysql://u@h:3306/db?charset=utf8mb4"),
+        ("mysql+pymysql://u@h/db", "mariadb+pymysql://u@h/db?charset=utf8mb4"),
+        ("mariadb://u@h/db?charset=utf8mb4", "mariadb+pymysql://u@h/db?charset=utf8mb4"),
+        ("sqlite:///./heroes.db", "sqlite:///./heroes.db"),
+        ("sqlite:////var/lib/heroes.db", "sqlite:////var/lib/heroes.db"),
+        ("sqlite://", "sqlite://"),
+    ],
+)
+def test_database_url_is_spelled_with_the_services_driver(raw: str, expected: str) -> None:
+    assert load_settings(database_url=raw).database_url == expected
+
+
+def test_mariadb_keeps_a_charset_it_is_given() -> None:
+    url = load_settings(database_url="mariadb://u@h/db?charset=latin1").database_url
+
+    assert url == "mariadb+pymysql://u@h/db?charset=latin1"
+
+
+def test_password_reaches_the_driver_and_is_hidden_from_humans() -> None:
+    settings = load_settings(database_url="postgres://app:s3cret@h/db")
+
+    assert settings.database_url == "postgresql+psycopg://app:s3cret@h/db"
+    assert settings.database_url_for_humans == "postgresql+psycopg://app:***@h/db"
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_VALUES)
+def test_bad_environment_value_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+
+    assert_one_line_naming(raised.value, name)
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_VALUES)
+def test_bad_dotenv_value_is_one_line_naming_the_variable(
+    clean_environment: Path, name: str, value: str
+) -> None:
+    (clean_environment / ".env").write_text(f"{name}={value}\n", encoding="utf-8")
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+
+    assert_one_line_naming(raised.value, name)
+
+
+def test_bad_override_is_one_line_naming_the_variable() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(db_pool_size=-1)
+
+    assert_one_line_naming(raised.value, "DB_POOL_SIZE")
+
+
+def test_several_bad_values_are_all_named_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "oracle://x/y")
+    monkeypatch.setenv("DB_POOL_SIZE", "-1")
+    monkeypatch.setenv("LOG_LEVEL", "LOUD")
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+
+    for name in ("DATABASE_URL", "DB_POOL_SIZE", "LOG_LEVEL"):
+        assert_one_line_naming(raised.value, name)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "oracle://app:hunter2@h/db",
+        "postgresql://app:hunter2@h",
+        "postgresql://app:hunter2@h:notaport/db",
+    ],
+)
+def test_refused_database_url_does_not_show_its_password(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+
+    assert_one_line_naming(raised.value, "DATABASE_URL")
+    assert "hunter2" not in str(raised.value)
+
+
+# The ways the service is started: the CLI, and what `uvicorn app.main:app` does (import
+# app.main), both directly and through uvicorn itself.
+def start_commands() -> dict[str, list[str]]:
+    return {
+        "heroes serve": ["-m", "app", "serve", "--port", str(free_port())],
+        "import app.main": ["-c", "import app.main"],
+        "uvicorn app.main:app": ["-m", "uvicorn", "app.main:app", "--port", str(free_port())],
+    }
+
+
+def start(command: list[str], cwd: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    env = {name: value for name, value in os.environ.items() if name.upper() not in SETTING_NAMES}
+    env |= {"PYTHONPATH": str(REPO_ROOT)} | settings
+    return subprocess.run(  # noqa: S603  # our own interpreter and arguments
+        [sys.executable, *command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def assert_stopped_with_one_line_naming(
+    result: subprocess.CompletedProcess[str], name: str
+) -> None:
+    assert result.returncode != 0, result
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].strip(), result.stderr
+    assert name in lines[0], result.stderr
+
+
+@pytest.mark.parametrize("how", ["heroes serve", "import app.main", "uvicorn app.main:app"])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DATABASE_URL", "not a url"), ("DATABASE_URL", "oracle://x/y"), ("DB_POOL_SIZE", "-1")],
+)
+def test_startup_with_a_bad_value_exits_with_one_line_naming_it(
+    how: str, name: str, value: str
+) -> None:
+    result = start(start_commands()[how], REPO_ROOT, **{name: value})
+
+    assert_stopped_with_one_line_naming(result, name)
+
+
+def test_startup_with_a_bad_value_in_dotenv_exits_with_one_line_naming_it(
+    clean_environment: Path,
+) -> None:
+    (clean_environment / ".env").write_text("DB_POOL_SIZE=-1\n", encoding="utf-8")
+
+    result = start(start_commands()["heroes serve"], clean_environment)
+
+    assert_stopped_with_one_line_naming(result, "DB_POOL_SIZE")
