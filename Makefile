@@ -30,3 +30,12 @@ format: $(INSTALLED)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+.PHONY: bench bench-quick
+
+bench: $(INSTALLED)  ## the full benchmark (about 25 minutes; see bench/README.md)
+	$(BIN)/python bench/run.py
+
+bench-quick: $(INSTALLED)  ## a smoke run of the benchmark: 1 repetition, SQLite, 1 worker, 64 connections
+	$(BIN)/python bench/run.py --repetitions 1 --duration 2 --warmup 1 --databases sqlite \
+		--workers 1 --connections 64 --title "quick smoke run (not a measurement)"
