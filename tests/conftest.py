@@ -43,8 +43,13 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _check_reachable(url: str) -> None:
-    engine = create_engine(load_settings(database_url=url).database_url)
+def reachable_server_url(backend: str) -> str:
+    """The server backend's test URL as the service spells it; skip (fail in CI) if it is down."""
+    url = SERVER_URLS[backend]
+    if not url:
+        skip_or_fail(f"the {backend} test URL is set empty")
+    url = load_settings(database_url=url).database_url
+    engine = create_engine(url)
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -52,6 +57,7 @@ def _check_reachable(url: str) -> None:
         skip_or_fail(f"cannot reach {engine.url!r}: {type(error).__name__}: {error}")
     finally:
         engine.dispose()
+    return url
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -59,11 +65,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     backend: str = request.param
     if backend == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'heroes.db'}"
-    url = SERVER_URLS[backend]
-    if not url:
-        skip_or_fail(f"the {backend} test URL is set empty")
-    _check_reachable(url)
-    return url
+    return reachable_server_url(backend)
 
 
 @pytest.fixture(scope="session")

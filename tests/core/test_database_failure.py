@@ -18,16 +18,15 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 from app.core.config import Settings, load_settings
 from app.core.db import get_engine
 from app.core.errors import DatabaseUnavailable
 from app.main import create_app
-from tests.conftest import SERVER_URLS, empty_tables, free_port, skip_or_fail
+from tests.conftest import empty_tables, free_port, reachable_server_url
 
 SERVER_BACKENDS = ("postgresql", "mariadb")
 ANSWER_WITHIN = 5.0  # seconds: a request while the database is away gets its 503 by then
@@ -131,23 +130,6 @@ class TcpProxy:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-def require_server(backend: str) -> str:
-    """The real server's URL, spelled as the service spells it; skip if it is not there."""
-    url = SERVER_URLS[backend]
-    if not url:
-        skip_or_fail(f"the {backend} test URL is set empty")
-    url = load_settings(database_url=url).database_url
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as error:
-        skip_or_fail(f"cannot reach {engine.url!r}: {type(error).__name__}: {error}")
-    finally:
-        engine.dispose()
-    return url
-
-
 def via_port(url: str, port: int) -> str:
     return make_url(url).set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
 
@@ -236,7 +218,7 @@ def wait_for_recovery(call: Callable[[], httpx.Response]) -> tuple[httpx.Respons
 @pytest.fixture(params=SERVER_BACKENDS)
 def server_url(request: pytest.FixtureRequest) -> str:
     backend: str = request.param
-    return require_server(backend)
+    return reachable_server_url(backend)
 
 
 @pytest.fixture
