@@ -1,4 +1,7 @@
-"""Hero use cases. Each function is one unit of work: it takes the session and commits.
+"""Hero use cases. Each function is one unit of work: it takes the session and ends its
+transaction before returning, reads included. A request that still held a transaction
+would hold a pooled connection while it queues for its next thread-pool hop; enough of
+those and the pool runs dry (503s) while threads sit idle.
 
 Writes are single statements keyed by id, so that racing requests resolve in the database:
 of two DELETEs one removes the row and the other matches nothing (404), and a PATCH that
@@ -17,13 +20,13 @@ from app.heroes.models import Hero, HeroCreate, HeroUpdate
 def create_hero(session: Session, data: HeroCreate) -> Hero:
     hero = Hero.model_validate(data)
     session.add(hero)
-    session.commit()
-    session.refresh(hero)
+    session.commit()  # the INSERT returns the new id; the other fields are what was sent
     return hero
 
 
 def get_hero(session: Session, hero_id: int) -> Hero:
     hero = session.get(Hero, hero_id)
+    session.commit()
     if hero is None:
         raise HeroNotFound()
     return hero
@@ -31,7 +34,9 @@ def get_hero(session: Session, hero_id: int) -> Hero:
 
 def list_heroes(session: Session, *, offset: int, limit: int) -> Sequence[Hero]:
     query = select(Hero).order_by(col(Hero.id)).offset(offset).limit(limit)
-    return session.exec(query).all()
+    heroes = session.exec(query).all()
+    session.commit()
+    return heroes
 
 
 def update_hero(session: Session, hero_id: int, changes: HeroUpdate) -> Hero:
