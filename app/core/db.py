@@ -34,10 +34,12 @@ def _server_connect_args(url: URL, settings: Settings) -> dict[str, Any]:
     """Bound how long a PostgreSQL or MariaDB server may keep a request waiting."""
     if url.get_backend_name() == "postgresql":
         milliseconds = round(settings.db_statement_timeout * 1000)
-        return {
-            "connect_timeout": settings.db_connect_timeout,
-            "options": f"-c statement_timeout={milliseconds}",
-        }
+        # connect_args replace the URL's own `options` (one string, or a tuple when
+        # repeated), so keep those and add ours.
+        given = url.query.get("options", ())
+        options = [given] if isinstance(given, str) else list(given)
+        options.append(f"-c statement_timeout={milliseconds}")
+        return {"connect_timeout": settings.db_connect_timeout, "options": " ".join(options)}
     # PyMySQL's connect timeout ends once TCP connects; its socket timeouts bound the rest,
     # the server's greeting included.
     return {

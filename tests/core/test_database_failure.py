@@ -18,12 +18,12 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from app.core.config import Settings, load_settings
-from app.core.db import get_engine
+from app.core.db import create_db_engine, get_engine
 from app.core.errors import DatabaseUnavailable
 from app.main import create_app
 from tests.conftest import empty_tables, free_port, reachable_server_url
@@ -364,3 +364,20 @@ def test_sqlite_file_that_cannot_be_opened_is_503_then_recovers(tmp_path: Path) 
     assert response.status_code == 200, response.text
     assert failures == 0
     assert client.get(f"/heroes/{response.json()['id']}").json() == response.json()
+
+
+def test_statement_timeout_keeps_the_options_given_in_the_postgresql_url() -> None:
+    url = make_url(reachable_server_url("postgresql"))
+    url = url.update_query_dict({"options": "-c search_path=public -c application_name=heroes"})
+    settings = small_settings(url.render_as_string(hide_password=False), db_statement_timeout=7)
+    engine = create_db_engine(settings)
+    try:
+        with engine.connect() as connection:
+            shown: list[str] = [
+                connection.execute(text(f"SHOW {name}")).scalar_one()
+                for name in ("statement_timeout", "search_path", "application_name")
+            ]
+    finally:
+        engine.dispose()
+
+    assert shown == ["7s", "public", "heroes"]
