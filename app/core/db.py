@@ -4,7 +4,7 @@ One code path serves SQLite, PostgreSQL and MariaDB: the URL picks the dialect a
 and only connection set-up differs by backend.
 """
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -88,8 +88,13 @@ def get_engine(app: FastAPI) -> Engine:
     return engine
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; service functions own its transactions."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; service functions own its transactions.
+
+    Async so that opening and closing it costs no thread-pool hop: the session connects
+    only when a service function (run in the thread pool) uses it, and that function ends
+    its transaction, so closing it here does no I/O.
+    """
     with Session(get_engine(request.app), expire_on_commit=False) as session:
         yield session
 

@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from fastapi import Depends, Path
+from starlette.concurrency import run_in_threadpool
 
 from app.core.db import SessionDep
 from app.heroes import service
@@ -11,8 +12,8 @@ HeroId = Annotated[
 ]
 
 
-def get_hero(hero_id: HeroId, session: SessionDep) -> Hero:
-    return service.get_hero(session, hero_id)
+async def get_hero(hero_id: HeroId, session: SessionDep) -> Hero:
+    return await run_in_threadpool(service.get_hero, session, hero_id)
 
 
 HeroDep = Annotated[Hero, Depends(get_hero)]
