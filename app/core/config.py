@@ -4,7 +4,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 # Each accepted URL scheme and the driver this service talks to it with.
@@ -79,18 +79,6 @@ class Settings(BaseSettings):
                 f"({self.worker_threads} > {self.db_pool_size} + {self.db_max_overflow})"
             )
         return self
-
-    @property
-    def database_backend(self) -> str:
-        return make_url(self.database_url).get_backend_name()
-
-    @property
-    def database_url_for_humans(self) -> str:
-        return render_url_without_password(self.database_url)
-
-
-def render_url_without_password(url: str | URL) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def describe_validation_error(error: ValidationError) -> str:
