@@ -73,7 +73,9 @@ class SafeJSONResponse(JSONResponse):
     """JSON that always renders: ASCII-escaped, so lone surrogates cannot break it."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, allow_nan=False, default=str).encode()
+        return json.dumps(
+            content, ensure_ascii=True, allow_nan=False, default=str, separators=(",", ":")
+        ).encode()
 
 
 def error_response(error: type[AppError] | AppError) -> SafeJSONResponse:

@@ -201,3 +201,9 @@ def test_openapi_describes_every_route_parameter_and_body(client: TestClient) ->
     assert "secret_name" in schemas["HeroCreate"]["properties"]
     assert "404" in paths["/heroes/{hero_id}"]["get"]["responses"]
     assert client.get("/docs").status_code == 200
+
+
+def test_error_bodies_are_compact_json_like_every_other_response(client: TestClient) -> None:
+    response = client.get("/heroes/9000")
+
+    assert response.text == '{"detail":"Hero not found"}'
