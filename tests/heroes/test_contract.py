@@ -207,3 +207,14 @@ def test_error_bodies_are_compact_json_like_every_other_response(client: TestCli
     response = client.get("/heroes/9000")
 
     assert response.text == '{"detail":"Hero not found"}'
+
+
+def test_ids_beyond_32_bits_work_end_to_end(client: TestClient, session: Session) -> None:
+    big_id = 2**31 + 7  # would overflow a 32-bit INTEGER column on PostgreSQL and MariaDB
+    session.add(Hero(id=big_id, name="Big", secret_name="Number"))
+    session.commit()
+
+    assert client.get(f"/heroes/{big_id}").json() == {"id": big_id, "name": "Big", "age": None}
+    assert client.patch(f"/heroes/{big_id}", json={"age": 1}).json()["age"] == 1
+    assert [hero["id"] for hero in client.get("/heroes/").json()] == [big_id]
+    assert client.delete(f"/heroes/{big_id}").json() == {"ok": True}
