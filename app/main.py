@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import __version__
 from app.core.config import Settings, SettingsError, load_settings
+from app.core.database import Database, create_database
 from app.core.db import create_db_and_tables, create_db_engine, get_engine, get_session
 from app.core.errors import install_error_handlers
 from app.core.limits import BodySizeLimitMiddleware
@@ -21,13 +22,16 @@ __all__ = ["app", "create_app", "get_session"]
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    # Threads beyond the pool's connections would only queue inside the pool.
+    # Threads serve the backends SQLAlchemy runs (MariaDB); more than the pool's
+    # connections would only queue inside the pool.
     to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
     engine = get_engine(app)
     await run_in_threadpool(create_db_and_tables, engine)
+    database: Database = app.state.database
     try:
         yield
     finally:
+        await database.aclose()
         engine.dispose()
 
 
@@ -42,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_body_size=settings.max_body_size)
     app.state.settings = settings
     app.state.engine = create_db_engine(settings)
+    app.state.database = create_database(app.state.engine, settings)
     install_error_handlers(app)
     app.include_router(heroes_router)
     return app

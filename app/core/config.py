@@ -57,14 +57,14 @@ class Settings(BaseSettings):
     )
 
     database_url: DatabaseUrl = "sqlite:///./heroes.db"
-    db_pool_size: int = Field(default=40, ge=1, le=1000)
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
     db_max_overflow: int = Field(default=10, ge=0, le=1000)
     db_pool_timeout: float = Field(default=5.0, gt=0, le=300)
     db_connect_timeout: int = Field(default=3, ge=1, le=300)
     db_statement_timeout: float = Field(default=30.0, gt=0, le=3600)
     db_pool_pre_ping: bool = True
     sqlite_busy_timeout: float = Field(default=10.0, gt=0, le=300)
-    worker_threads: int = Field(default=40, ge=1, le=1000)
+    worker_threads: int = Field(default=20, ge=1, le=1000)
     max_body_size: int = Field(default=1024 * 1024, ge=1024)
     log_level: LogLevel = "INFO"
     environment: Environment = "development"

@@ -26,11 +26,11 @@ def create_db_engine(settings: Settings) -> Engine:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=settings.db_pool_pre_ping,
-        connect_args=_server_connect_args(url, settings),
+        connect_args=server_connect_args(url, settings),
     )
 
 
-def _server_connect_args(url: URL, settings: Settings) -> dict[str, Any]:
+def server_connect_args(url: URL, settings: Settings) -> dict[str, Any]:
     """Bound how long a PostgreSQL or MariaDB server may keep a request waiting."""
     if url.get_backend_name() == "postgresql":
         milliseconds = round(settings.db_statement_timeout * 1000)
@@ -52,22 +52,30 @@ def _server_connect_args(url: URL, settings: Settings) -> dict[str, Any]:
 def _create_sqlite_engine(url: URL, settings: Settings) -> Engine:
     # Requests run on a thread pool, so a connection must be usable from any thread.
     connect_args = {"check_same_thread": False, "timeout": settings.sqlite_busy_timeout}
-    if url.database in (None, "", ":memory:"):
+    # Named parameters (`:name`): the data-access layer runs the compiled SQL itself.
+    if is_sqlite_memory(url):
         # Every connection to ":memory:" would see its own empty database: share one.
-        engine = create_engine(url, connect_args=connect_args, poolclass=StaticPool)
+        engine = create_engine(
+            url, connect_args=connect_args, poolclass=StaticPool, paramstyle="named"
+        )
     else:
         engine = create_engine(
             url,
+            paramstyle="named",
             connect_args=connect_args,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout,
         )
-    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "connect", configure_sqlite_connection)
     return engine
 
 
-def _configure_sqlite_connection(dbapi_connection: Any, _record: object) -> None:
+def is_sqlite_memory(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def configure_sqlite_connection(dbapi_connection: Any, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     try:
         # WAL lets readers run beside the one writer; NORMAL sync is durable in WAL mode

@@ -1,19 +1,18 @@
 from typing import Annotated
 
 from fastapi import Depends, Path
-from starlette.concurrency import run_in_threadpool
 
-from app.core.db import SessionDep
+from app.core.database import DatabaseDep
 from app.heroes import service
-from app.heroes.models import HERO_ID_MAX, Hero
+from app.heroes.models import HERO_ID_MAX, HeroPublic
 
 HeroId = Annotated[
     int, Path(ge=-HERO_ID_MAX - 1, le=HERO_ID_MAX, description="The hero's id (64-bit).")
 ]
 
 
-async def get_hero(hero_id: HeroId, session: SessionDep) -> Hero:
-    return await run_in_threadpool(service.get_hero, session, hero_id)
+async def get_hero(hero_id: HeroId, database: DatabaseDep) -> HeroPublic:
+    return await service.get_hero(database, hero_id)
 
 
-HeroDep = Annotated[Hero, Depends(get_hero)]
+HeroDep = Annotated[HeroPublic, Depends(get_hero)]

@@ -1,20 +1,18 @@
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
-from app.core.db import SessionDep
+from app.core.database import DatabaseDep
 from app.core.errors import BodyTooLarge, DatabaseUnavailable, MalformedBody, declare
 from app.core.routing import StrictJSONRoute
 from app.heroes import service
 from app.heroes.dependencies import HeroDep, HeroId
 from app.heroes.errors import HeroNotFound
-from app.heroes.models import HERO_ID_MAX, Hero, HeroCreate, HeroPublic, HeroUpdate
+from app.heroes.models import HERO_ID_MAX, HeroCreate, HeroPublic, HeroUpdate
 
-# Routes are `async def` and run each service function, which does blocking database work,
-# in the thread pool: one hop per request (bench/PROFILE.md prices each hop).
+# Routes are `async def` and await the service: the data-access layer decides, per backend,
+# what runs on the event loop and what on a thread (app/core/database, bench/PROFILE.md).
 router = APIRouter(
     prefix="/heroes",
     tags=["heroes"],
@@ -35,19 +33,19 @@ class Deleted(BaseModel):
     responses=declare(MalformedBody, BodyTooLarge),
     summary="Create a hero",
 )
-async def create_hero(hero: HeroCreate, session: SessionDep) -> Hero:
+async def create_hero(hero: HeroCreate, database: DatabaseDep) -> HeroPublic:
     """Create a hero. Any `id` in the body is ignored: the service assigns one."""
-    return await run_in_threadpool(service.create_hero, session, hero)
+    return await service.create_hero(database, hero)
 
 
 @router.get("/", response_model=list[HeroPublic], summary="List heroes")
 async def list_heroes(
-    session: SessionDep,
+    database: DatabaseDep,
     offset: Annotated[int, Query(ge=0, le=HERO_ID_MAX)] = 0,
     limit: Annotated[int, Query(ge=0, le=PAGE_SIZE_MAX)] = PAGE_SIZE_MAX,
-) -> Sequence[Hero]:
+) -> list[HeroPublic]:
     """Heroes in id order: paging by `offset` shows each hero once."""
-    return await run_in_threadpool(service.list_heroes, session, offset=offset, limit=limit)
+    return await service.list_heroes(database, offset=offset, limit=limit)
 
 
 @router.get(
@@ -56,7 +54,7 @@ async def list_heroes(
     responses=HeroNotFound.responses(),
     summary="Read a hero",
 )
-async def read_hero(hero: HeroDep) -> Hero:
+async def read_hero(hero: HeroDep) -> HeroPublic:
     return hero
 
 
@@ -66,12 +64,12 @@ async def read_hero(hero: HeroDep) -> Hero:
     responses=declare(HeroNotFound, MalformedBody, BodyTooLarge),
     summary="Update a hero",
 )
-async def update_hero(hero_id: HeroId, changes: HeroUpdate, session: SessionDep) -> Hero:
+async def update_hero(hero_id: HeroId, changes: HeroUpdate, database: DatabaseDep) -> HeroPublic:
     """Change only the fields sent: `{"age": null}` clears the age, `{}` changes nothing."""
-    return await run_in_threadpool(service.update_hero, session, hero_id, changes)
+    return await service.update_hero(database, hero_id, changes)
 
 
 @router.delete("/{hero_id}", responses=HeroNotFound.responses(), summary="Delete a hero")
-async def delete_hero(hero_id: HeroId, session: SessionDep) -> Deleted:
-    await run_in_threadpool(service.delete_hero, session, hero_id)
+async def delete_hero(hero_id: HeroId, database: DatabaseDep) -> Deleted:
+    await service.delete_hero(database, hero_id)
     return Deleted()

@@ -1,71 +1,54 @@
-"""Hero use cases. Each function is one unit of work: it takes the session and ends its
-transaction before it returns or raises, reads included, on the thread it runs on. A
-request that still held a transaction would hold a pooled connection while it waits for
-the event loop or its next thread-pool hop; enough of those and the pool runs dry (503s),
-and a rollback left to the session's close would block the event loop.
+"""Hero use cases: the rules, on top of the statements in `queries`.
 
-Writes are single statements keyed by id, so that racing requests resolve in the database:
-of two DELETEs one removes the row and the other matches nothing (404), and a PATCH that
-races a DELETE either updates the row or finds it gone (404), never a stale-data error.
+Each function takes the database first and runs single statements keyed by id, so racing
+requests resolve in the database: of two DELETEs one removes the row and the other matches
+nothing (404), and a PATCH that races a DELETE either updates the row or finds it gone
+(404). A PATCH answers with the row as its own UPDATE left it, never a later state.
 """
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-
-from sqlalchemy import delete, update
-from sqlmodel import Session, col, select
-
+from app.core.database import Database, Row
+from app.heroes import queries
 from app.heroes.errors import HeroNotFound
-from app.heroes.models import Hero, HeroCreate, HeroUpdate
+from app.heroes.models import HeroCreate, HeroPublic, HeroUpdate
 
 
-@contextmanager
-def _unit_of_work(session: Session) -> Iterator[None]:
-    """Commit what the block did, or roll it back if it raised."""
-    try:
-        yield
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+async def create_hero(database: Database, data: HeroCreate) -> HeroPublic:
+    params = {"set_name": data.name, "set_secret_name": data.secret_name, "set_age": data.age}
+    row = await database.write_returning(queries.insert_hero, params)
+    assert row is not None  # noqa: S101  # an INSERT ... RETURNING returns its row
+    return _public((row[0], data.name, data.age))
 
 
-def create_hero(session: Session, data: HeroCreate) -> Hero:
-    hero = Hero.model_validate(data)
-    with _unit_of_work(session):
-        session.add(hero)  # the INSERT returns the new id; the other fields are what was sent
-    return hero
+async def get_hero(database: Database, hero_id: int) -> HeroPublic:
+    return _found(await database.fetch_one(queries.by_id, {"hero_id": hero_id}))
 
 
-def get_hero(session: Session, hero_id: int) -> Hero:
-    with _unit_of_work(session):
-        hero = session.get(Hero, hero_id)
-    if hero is None:
-        raise HeroNotFound()
-    return hero
+async def list_heroes(database: Database, *, offset: int, limit: int) -> list[HeroPublic]:
+    rows = await database.fetch_all(queries.page_by_id, {"offset": offset, "limit": limit})
+    return [_public(row) for row in rows]
 
 
-def list_heroes(session: Session, *, offset: int, limit: int) -> Sequence[Hero]:
-    query = select(Hero).order_by(col(Hero.id)).offset(offset).limit(limit)
-    with _unit_of_work(session):
-        return session.exec(query).all()
-
-
-def update_hero(session: Session, hero_id: int, changes: HeroUpdate) -> Hero:
+async def update_hero(database: Database, hero_id: int, changes: HeroUpdate) -> HeroPublic:
     values = changes.model_dump(exclude_unset=True)
-    with _unit_of_work(session):
-        if values:
-            statement = update(Hero).where(col(Hero.id) == hero_id).values(**values)
-            if session.exec(statement).rowcount == 0:
-                raise HeroNotFound()
-        # Read back in the same transaction: the row lock (SQLite's write lock) is held.
-        hero = session.get(Hero, hero_id, populate_existing=True)
-        if hero is None:
-            raise HeroNotFound()
-    return hero
+    if not values:
+        return await get_hero(database, hero_id)
+    statement = queries.update_by_id(frozenset(values))
+    params = {"hero_id": hero_id} | {f"set_{field}": value for field, value in values.items()}
+    row = await database.update_returning(statement, queries.PUBLIC_COLUMNS, params)
+    return _found(row)
 
 
-def delete_hero(session: Session, hero_id: int) -> None:
-    with _unit_of_work(session):
-        if session.exec(delete(Hero).where(col(Hero.id) == hero_id)).rowcount == 0:
-            raise HeroNotFound()
+async def delete_hero(database: Database, hero_id: int) -> None:
+    if await database.write(queries.delete_by_id, {"hero_id": hero_id}) == 0:
+        raise HeroNotFound()
+
+
+def _found(row: Row | None) -> HeroPublic:
+    if row is None:
+        raise HeroNotFound()
+    return _public(row)
+
+
+def _public(row: Row) -> HeroPublic:
+    hero_id, name, age = row
+    return HeroPublic.model_construct(id=hero_id, name=name, age=age)  # stored: valid

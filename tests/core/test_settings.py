@@ -30,7 +30,7 @@ BAD_VALUES = [
     ("DB_POOL_PRE_PING", "maybe"),
     ("SQLITE_BUSY_TIMEOUT", "0"),
     ("WORKER_THREADS", "0"),
-    ("WORKER_THREADS", "51"),  # more than DB_POOL_SIZE + DB_MAX_OVERFLOW = 40 + 10
+    ("WORKER_THREADS", "21"),  # more than DB_POOL_SIZE + DB_MAX_OVERFLOW = 10 + 10
     ("MAX_BODY_SIZE", "10"),
     ("MAX_BODY_SIZE", "-1"),
     ("LOG_LEVEL", "LOUD"),
@@ -59,14 +59,14 @@ def test_defaults_are_the_documented_ones() -> None:
     settings = load_settings()
 
     assert settings.database_url == "sqlite:///./heroes.db"
-    assert settings.db_pool_size == 40
+    assert settings.db_pool_size == 10
     assert settings.db_max_overflow == 10
     assert settings.db_pool_timeout == 5.0
     assert settings.db_connect_timeout == 3
     assert settings.db_statement_timeout == 30.0
     assert settings.db_pool_pre_ping is True
     assert settings.sqlite_busy_timeout == 10.0
-    assert settings.worker_threads == 40
+    assert settings.worker_threads == 20
     assert settings.max_body_size == 1024 * 1024
     assert settings.log_level == "INFO"
     assert settings.environment == "development"
@@ -117,7 +117,7 @@ def test_dotenv_in_the_working_directory_is_read(clean_environment: Path) -> Non
     assert settings.database_url == "mariadb+pymysql://app@127.0.0.1/heroes?charset=utf8mb4"
     assert settings.db_pool_size == 45
     assert settings.log_level == "WARNING"
-    assert settings.worker_threads == 40  # not in .env: the default
+    assert settings.worker_threads == 20  # not in .env: the default
 
 
 def test_environment_wins_over_dotenv(

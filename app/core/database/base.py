@@ -1,0 +1,135 @@
+"""The data-access contract: run a SQLAlchemy Core statement, get plain rows back.
+
+Statements are written once, in SQLAlchemy Core, by the domain that owns them (for example
+`app/heroes/queries.py`), and compiled once per database. Each backend then runs them the
+cheapest way that is still safe for it (see `create_database`). No ORM session, identity
+map or statement construction happens per request: bench/PROFILE.md measured those as
+most of a request's cost.
+"""
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Dialect, Select, Update
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.core.errors import DatabaseUnavailable
+
+logger = logging.getLogger(__name__)
+
+Params = Mapping[str, Any]
+Row = tuple[Any, ...]
+Columns = tuple[ColumnElement[Any], ...]
+Statement = Select[Any] | UpdateBase
+
+
+class Database(ABC):
+    """One database as the domains see it. Every method is one statement, committed alone
+    (or one transaction where a backend needs two statements), and raises
+    `DatabaseUnavailable` when the database cannot be reached or does not answer in time."""
+
+    @abstractmethod
+    async def fetch_one(self, query: Select[Any], params: Params) -> Row | None:
+        """The first row of a query, or None."""
+
+    @abstractmethod
+    async def fetch_all(self, query: Select[Any], params: Params) -> list[Row]:
+        """Every row of a query."""
+
+    @abstractmethod
+    async def write(self, statement: UpdateBase, params: Params) -> int:
+        """Run an INSERT, UPDATE or DELETE; the number of rows it matched."""
+
+    @abstractmethod
+    async def write_returning(self, statement: UpdateBase, params: Params) -> Row | None:
+        """Run an INSERT or DELETE that has a RETURNING clause; the row it returned."""
+
+    @abstractmethod
+    async def update_returning(
+        self, statement: Update, columns: Columns, params: Params
+    ) -> Row | None:
+        """Run an UPDATE and return `columns` of the row it changed, as of that change
+        (None if it matched no row). Atomic on every backend, also where UPDATE has no
+        RETURNING (MariaDB)."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Close every connection this object holds (it may open new ones if used again)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledStatement:
+    """A statement's SQL for one dialect, with the conversions a raw driver needs."""
+
+    sql: str
+    bind_processors: tuple[tuple[str, Callable[[Any], Any]], ...]
+    result_processors: tuple[Callable[[Any], Any] | None, ...] | None
+
+    def bind(self, params: Params) -> Params:
+        if not self.bind_processors:
+            return params
+        bound = dict(params)
+        for name, process in self.bind_processors:
+            if name in bound:
+                bound[name] = process(bound[name])
+        return bound
+
+    def row(self, raw: Sequence[Any]) -> Row:
+        if self.result_processors is None:
+            return tuple(raw)
+        return tuple(
+            value if process is None else process(value)
+            for value, process in zip(raw, self.result_processors, strict=True)
+        )
+
+
+class StatementCache:
+    """Compiles each statement for one dialect the first time it runs.
+
+    Keyed by the statement object: statements are module constants or built once per
+    shape (see the domains' queries modules), so the cache stays as small as the code.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._compiled: dict[tuple[int, ...], tuple[object, CompiledStatement]] = {}
+
+    def get(self, statement: Statement, *, returning: Columns = ()) -> CompiledStatement:
+        key = (id(statement), *map(id, returning))
+        cached = self._compiled.get(key)
+        if cached is None:
+            executable = statement
+            if returning:
+                assert isinstance(statement, UpdateBase)  # noqa: S101  # only DML returns
+                executable = statement.returning(*returning)
+            cached = (statement, self._compile(executable))  # the statement keeps its id
+            self._compiled[key] = cached
+        return cached[1]
+
+    def _compile(self, statement: Statement) -> CompiledStatement:
+        dialect = self.dialect
+        compiled = statement.compile(dialect=dialect)
+        bind_processors = tuple(
+            (name, process)
+            for name, bind in compiled.binds.items()
+            if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        )
+        result_processors = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in statement.exported_columns
+        )
+        return CompiledStatement(
+            sql=compiled.string,
+            bind_processors=bind_processors,
+            result_processors=result_processors if any(result_processors) else None,
+        )
+
+
+def unavailable(error: BaseException) -> DatabaseUnavailable:
+    """The 503 for a driver error that means the database is away; logged once, here."""
+    logger.warning("database unavailable: %s: %s", type(error).__name__, str(error).strip())
+    return DatabaseUnavailable()

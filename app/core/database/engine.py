@@ -1,0 +1,107 @@
+"""Any SQLAlchemy engine or session: each call runs in the thread pool, one hop per call.
+
+This serves MariaDB (PyMySQL is synchronous), SQLite in memory (one connection that every
+request shares), and a session that a test substitutes by overriding `get_session`, as
+SQLModel's testing tutorial does. Driver errors surface as SQLAlchemy's, which the error
+handlers answer with 503 (see app/core/errors.py).
+"""
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from functools import partial
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import CursorResult, Dialect, Engine, Executable, Select, Update, select
+from sqlalchemy.sql.dml import UpdateBase
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from app.core.database.base import Columns, Database, Params, Row
+
+T = TypeVar("T")
+
+
+class _Transaction:
+    """The statements of one `EngineDatabase` call, on one session."""
+
+    def __init__(self, session: Session, options: Mapping[str, Any]) -> None:
+        self._session = session
+        self._options = options
+        self.dialect: Dialect = session.get_bind().dialect
+
+    def execute(self, statement: Executable, params: Params) -> CursorResult[Any]:
+        result = self._session.execute(statement, params, execution_options=self._options)
+        return cast(CursorResult[Any], result)
+
+    def first(self, statement: Executable, params: Params) -> Row | None:
+        row = self.execute(statement, params).first()
+        return None if row is None else tuple(row)
+
+
+class EngineDatabase(Database):
+    def __init__(
+        self,
+        sessions: Callable[[], AbstractContextManager[Session]],
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._options = options or {}
+
+    @classmethod
+    def of_engine(cls, engine: Engine) -> "EngineDatabase":
+        return cls(partial(Session, engine))
+
+    @classmethod
+    def of_session(cls, session: Session) -> "EngineDatabase":
+        """Statements run on this session (its owner closes it). The objects it holds
+        follow what an UPDATE or DELETE changed: "fetch" asks the database which rows those
+        were ("evaluate", the default, cannot see bound parameters' values)."""
+        return cls(lambda: nullcontext(session), {"synchronize_session": "fetch"})
+
+    async def fetch_one(self, query: Select[Any], params: Params) -> Row | None:
+        return await self._in_thread(lambda tx: tx.first(query, params))
+
+    async def fetch_all(self, query: Select[Any], params: Params) -> list[Row]:
+        return await self._in_thread(lambda tx: [tuple(row) for row in tx.execute(query, params)])
+
+    async def write(self, statement: UpdateBase, params: Params) -> int:
+        return await self._in_thread(lambda tx: tx.execute(statement, params).rowcount)
+
+    async def write_returning(self, statement: UpdateBase, params: Params) -> Row | None:
+        return await self._in_thread(lambda tx: tx.first(statement, params))
+
+    async def update_returning(
+        self, statement: Update, columns: Columns, params: Params
+    ) -> Row | None:
+        return await self._in_thread(lambda tx: _update_returning(tx, statement, columns, params))
+
+    async def aclose(self) -> None:
+        """Nothing of its own to close: the engine's owner disposes of it."""
+
+    async def _in_thread(self, work: Callable[[_Transaction], T]) -> T:
+        return await run_in_threadpool(self._transaction, work)
+
+    def _transaction(self, work: Callable[[_Transaction], T]) -> T:
+        """Run `work` as one transaction, ended on this thread, reads included: a request
+        that kept one open would hold a pooled connection while it waits for the loop."""
+        with self._sessions() as session:
+            try:
+                result = work(_Transaction(session, self._options))
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            return result
+
+
+def _update_returning(
+    tx: _Transaction, statement: Update, columns: Columns, params: Params
+) -> Row | None:
+    if tx.dialect.update_returning:
+        return tx.first(statement.returning(*columns), params)
+    # MariaDB has no UPDATE ... RETURNING: read the row back in the same transaction,
+    # under the row lock the UPDATE took, so the answer is this change and no later one.
+    if tx.execute(statement, params).rowcount == 0:
+        return None
+    assert statement.whereclause is not None  # noqa: S101  # one row, by its key
+    return tx.first(select(*columns).where(statement.whereclause), params)

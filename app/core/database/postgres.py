@@ -1,0 +1,93 @@
+"""PostgreSQL: psycopg's async connections on the event loop, no thread hop per request.
+
+Statements run in autocommit (each is its own transaction) and psycopg prepares them on
+the server after a few uses per connection. Every call also has a client-side deadline,
+so that a server that stops answering mid-query costs a 503, not a request that hangs:
+DB_STATEMENT_TIMEOUT is enforced by the server, and a frozen server enforces nothing.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import psycopg
+from sqlalchemy import Engine, Select, Update
+from sqlalchemy.sql.dml import UpdateBase
+
+from app.core.config import Settings
+from app.core.database.base import (
+    Columns,
+    CompiledStatement,
+    Database,
+    Params,
+    Row,
+    StatementCache,
+    unavailable,
+)
+from app.core.database.pool import AsyncConnectionPool, PoolTimeout
+from app.core.db import server_connect_args
+
+# Errors that mean "the server is away or too slow", as opposed to a mistake in our SQL.
+_UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, TimeoutError)
+
+T = TypeVar("T")
+_Reader = Callable[[psycopg.AsyncCursor[Any], CompiledStatement], Awaitable[T]]
+
+
+class PostgresDatabase(Database):
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self._statements = StatementCache(engine.dialect)
+        url = engine.url.set(drivername="postgresql")
+        # The URL's own `options` are merged into the connect arguments (see db.py).
+        conninfo = url.difference_update_query(["options"]).render_as_string(hide_password=False)
+        self.pool = AsyncConnectionPool(
+            conninfo,
+            connect_kwargs=server_connect_args(engine.url, settings),
+            max_size=settings.db_pool_size + settings.db_max_overflow,
+            timeout=settings.db_pool_timeout,
+            check_idle=settings.db_pool_pre_ping,
+        )
+        # Past the server's own statement timeout, and a connect that timed out.
+        self._deadline = settings.db_statement_timeout + settings.db_connect_timeout
+
+    async def fetch_one(self, query: Select[Any], params: Params) -> Row | None:
+        return await self._run(self._statements.get(query), params, _first_row)
+
+    async def fetch_all(self, query: Select[Any], params: Params) -> list[Row]:
+        return await self._run(self._statements.get(query), params, _all_rows)
+
+    async def write(self, statement: UpdateBase, params: Params) -> int:
+        return await self._run(self._statements.get(statement), params, _rowcount)
+
+    async def write_returning(self, statement: UpdateBase, params: Params) -> Row | None:
+        return await self._run(self._statements.get(statement), params, _first_row)
+
+    async def update_returning(
+        self, statement: Update, columns: Columns, params: Params
+    ) -> Row | None:
+        compiled = self._statements.get(statement, returning=columns)
+        return await self._run(compiled, params, _first_row)
+
+    async def aclose(self) -> None:
+        await self.pool.close()
+
+    async def _run(self, compiled: CompiledStatement, params: Params, result: _Reader[T]) -> T:
+        try:
+            async with asyncio.timeout(self._deadline), self.pool.connection() as connection:
+                cursor = await connection.execute(compiled.sql, compiled.bind(params))
+                return await result(cursor, compiled)
+        except _UNAVAILABLE as error:
+            raise unavailable(error) from error
+
+
+async def _first_row(cursor: psycopg.AsyncCursor[Any], compiled: CompiledStatement) -> Row | None:
+    raw = await cursor.fetchone()
+    return None if raw is None else compiled.row(raw)
+
+
+async def _all_rows(cursor: psycopg.AsyncCursor[Any], compiled: CompiledStatement) -> list[Row]:
+    return [compiled.row(raw) for raw in await cursor.fetchall()]
+
+
+async def _rowcount(cursor: psycopg.AsyncCursor[Any], _compiled: CompiledStatement) -> int:
+    return cursor.rowcount
