@@ -66,10 +66,13 @@ class CompiledStatement:
     """A statement's SQL for one dialect, with the conversions a raw driver needs."""
 
     sql: str
+    fixed_params: Params  # values written into the statement itself, e.g. `limit(10)`
     bind_processors: tuple[tuple[str, Callable[[Any], Any]], ...]
     result_processors: tuple[Callable[[Any], Any] | None, ...] | None
 
     def bind(self, params: Params) -> Params:
+        if self.fixed_params:
+            params = {**self.fixed_params, **params}
         if not self.bind_processors:
             return params
         bound = dict(params)
@@ -124,6 +127,11 @@ class StatementCache:
         )
         return CompiledStatement(
             sql=compiled.string,
+            fixed_params={
+                name: bind.effective_value
+                for name, bind in compiled.binds.items()
+                if not bind.required
+            },
             bind_processors=bind_processors,
             result_processors=result_processors if any(result_processors) else None,
         )

@@ -7,6 +7,8 @@ DB_STATEMENT_TIMEOUT is enforced by the server, and a frozen server enforces not
 """
 
 import asyncio
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -28,7 +30,7 @@ from app.core.database.pool import AsyncConnectionPool, PoolTimeout
 from app.core.db import server_connect_args
 
 # Errors that mean "the server is away or too slow", as opposed to a mistake in our SQL.
-_UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, TimeoutError)
+_UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
 
 T = TypeVar("T")
 _Reader = Callable[[psycopg.AsyncCursor[Any], CompiledStatement], Awaitable[T]]
@@ -47,7 +49,8 @@ class PostgresDatabase(Database):
             timeout=settings.db_pool_timeout,
             check_idle=settings.db_pool_pre_ping,
         )
-        # Past the server's own statement timeout, and a connect that timed out.
+        # Later than the server's own statement timeout, which normally ends a slow
+        # statement first, with a clean error; this deadline is for a server that froze.
         self._deadline = settings.db_statement_timeout + settings.db_connect_timeout
 
     async def fetch_one(self, query: Select[Any], params: Params) -> Row | None:
@@ -73,11 +76,25 @@ class PostgresDatabase(Database):
 
     async def _run(self, compiled: CompiledStatement, params: Params, result: _Reader[T]) -> T:
         try:
-            async with asyncio.timeout(self._deadline), self.pool.connection() as connection:
-                cursor = await connection.execute(compiled.sql, compiled.bind(params))
-                return await result(cursor, compiled)
+            async with self.pool.connection() as connection:
+                deadline = asyncio.get_running_loop().call_later(
+                    self._deadline, _sever, connection
+                )
+                try:
+                    cursor = await connection.execute(compiled.sql, compiled.bind(params))
+                    return await result(cursor, compiled)
+                finally:
+                    deadline.cancel()
         except _UNAVAILABLE as error:
             raise unavailable(error) from error
+
+
+def _sever(connection: psycopg.AsyncConnection[Any]) -> None:
+    """End a conversation the server stopped answering: shutting the socket down wakes
+    the waiting read with end-of-file at once. (Cancelling the task instead would make
+    psycopg ask the frozen server to cancel the query, and wait seconds for its answer.)"""
+    with socket.socket(fileno=os.dup(connection.fileno())) as sock:
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 async def _first_row(cursor: psycopg.AsyncCursor[Any], compiled: CompiledStatement) -> Row | None:
