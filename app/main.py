@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import __version__
 from app.core.config import Settings, SettingsError, load_settings
-from app.core.database import Database, create_database
+from app.core.database import Database, DependencyOverrides, create_database
 from app.core.db import create_db_and_tables, create_db_engine, get_engine, get_session
 from app.core.errors import install_error_handlers
 from app.core.limits import BodySizeLimitMiddleware
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = create_db_engine(settings)
     app.state.database = create_database(app.state.engine, settings)
+    app.dependency_overrides = DependencyOverrides()
     install_error_handlers(app)
     app.include_router(heroes_router)
     return app

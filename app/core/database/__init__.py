@@ -1,6 +1,7 @@
 """Data access: one `Database` per app, chosen by the URL's backend (see `create_database`)."""
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
@@ -9,12 +10,13 @@ from sqlalchemy.engine import make_url
 from app.core.config import Settings
 from app.core.database.base import Columns, Database, Params, Row
 from app.core.database.engine import EngineDatabase
-from app.core.db import SessionDep, get_engine, is_sqlite_memory
+from app.core.db import SessionDep, get_session, is_sqlite_memory
 
 __all__ = [
     "Columns",
     "Database",
     "DatabaseDep",
+    "DependencyOverrides",
     "Params",
     "Row",
     "create_database",
@@ -42,13 +44,29 @@ def create_database(engine: Engine, settings: Settings) -> Database:
     return EngineDatabase.of_engine(engine)
 
 
-async def get_database(request: Request, session: SessionDep) -> Database:
-    """The app's database; or, when a test overrides `get_session` with a session of its
-    own (SQLModel's testing tutorial does), that session, so the override is honoured."""
-    if session.get_bind() is get_engine(request.app):
-        database: Database = request.app.state.database
-        return database
-    return EngineDatabase.of_session(session)
+async def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def _database_of_overriding_session(session: SessionDep) -> Database:
+    return EngineDatabase.of_session(session)
+
+
+class DependencyOverrides(dict[Callable[..., Any], Callable[..., Any]]):
+    """`app.dependency_overrides` that keeps overriding `get_session` meaningful.
+
+    Tests written after SQLModel's testing tutorial override `get_session` with a session
+    of their own. Routes do not depend on a session (a yield dependency on every request
+    costs more than the whole query: bench/PROFILE.md); so while `get_session` is
+    overridden, `get_database` answers with that session instead, resolved by FastAPI as
+    any dependency. FastAPI looks overrides up with `.get()`, which this class extends.
+    """
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key is get_database and get_session in self and get_database not in self:
+            return _database_of_overriding_session
+        return super().get(key, default)
