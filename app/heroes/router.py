@@ -5,6 +5,7 @@ from pydantic import BaseModel
 
 from app.core.database import DatabaseDep
 from app.core.errors import BodyTooLarge, DatabaseUnavailable, MalformedBody, declare
+from app.core.responses import FastJSONResponse
 from app.core.routing import StrictJSONRoute
 from app.heroes import service
 from app.heroes.dependencies import HeroDep, HeroId
@@ -43,9 +44,9 @@ async def list_heroes(
     database: DatabaseDep,
     offset: Annotated[int, Query(ge=0, le=HERO_ID_MAX)] = 0,
     limit: Annotated[int, Query(ge=0, le=PAGE_SIZE_MAX)] = PAGE_SIZE_MAX,
-) -> list[HeroPublic]:
+) -> FastJSONResponse:
     """Heroes in id order: paging by `offset` shows each hero once."""
-    return await service.list_heroes(database, offset=offset, limit=limit)
+    return FastJSONResponse(await service.list_heroes(database, offset=offset, limit=limit))
 
 
 @router.get(

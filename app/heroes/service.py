@@ -9,7 +9,7 @@ nothing (404), and a PATCH that races a DELETE either updates the row or finds i
 from app.core.database import Database, Row
 from app.heroes import queries
 from app.heroes.errors import HeroNotFound
-from app.heroes.models import HeroCreate, HeroPublic, HeroUpdate
+from app.heroes.models import HeroCreate, HeroPublic, HeroPublicRow, HeroUpdate
 
 
 async def create_hero(database: Database, data: HeroCreate) -> HeroPublic:
@@ -23,9 +23,9 @@ async def get_hero(database: Database, hero_id: int) -> HeroPublic:
     return _found(await database.fetch_one(queries.by_id, {"hero_id": hero_id}))
 
 
-async def list_heroes(database: Database, *, offset: int, limit: int) -> list[HeroPublic]:
+async def list_heroes(database: Database, *, offset: int, limit: int) -> list[HeroPublicRow]:
     rows = await database.fetch_all(queries.page_by_id, {"offset": offset, "limit": limit})
-    return [_public(row) for row in rows]
+    return [{"name": name, "age": age, "id": hero_id} for hero_id, name, age in rows]
 
 
 async def update_hero(database: Database, hero_id: int, changes: HeroUpdate) -> HeroPublic:
