@@ -6,7 +6,8 @@ Every bound is declared here, so that nothing the API accepts can overflow a col
 
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, ConfigDict
+from pydantic.config import JsonDict
 from sqlalchemy import BigInteger, Integer
 from sqlmodel import Field, SQLModel
 
@@ -31,8 +32,12 @@ _HERO_ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class HeroBase(SQLModel):
-    name: Text = Field(index=True, min_length=1, max_length=NAME_MAX_LENGTH)
-    age: int | None = Field(default=None, index=True, ge=0, le=AGE_MAX)
+    name: Text = Field(
+        index=True, min_length=1, max_length=NAME_MAX_LENGTH, description="The hero's name."
+    )
+    age: int | None = Field(
+        default=None, index=True, ge=0, le=AGE_MAX, description="Age in years, or null."
+    )
 
 
 class Hero(HeroBase, table=True):
@@ -47,12 +52,30 @@ class Hero(HeroBase, table=True):
     secret_name: str = Field(max_length=SECRET_NAME_MAX_LENGTH)
 
 
+def _examples(*examples: JsonDict) -> ConfigDict:
+    """Examples for the API docs, on the non-table models only (pydantic merges configs).
+
+    SQLModel types `model_config` as its own subclass of ConfigDict, hence the ignores.
+    """
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
 class HeroPublic(HeroBase):
-    id: int
+    model_config = _examples({"name": "Deadpond", "age": 28, "id": 1})  # type: ignore[assignment]
+
+    id: int = Field(description="Assigned by the service.")
 
 
 class HeroCreate(HeroBase):
-    secret_name: Text = Field(min_length=1, max_length=SECRET_NAME_MAX_LENGTH)
+    model_config = _examples(  # type: ignore[assignment]
+        {"name": "Deadpond", "age": 28, "secret_name": "Dive Wilson"}
+    )
+
+    secret_name: Text = Field(
+        min_length=1,
+        max_length=SECRET_NAME_MAX_LENGTH,
+        description="The hero's real name: stored, never returned.",
+    )
 
 
 class HeroUpdate(SQLModel):
@@ -62,6 +85,17 @@ class HeroUpdate(SQLModel):
     refused by their `str` type, and the service reads only the fields that were sent.
     """
 
-    name: Text = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
-    age: int | None = Field(default=None, ge=0, le=AGE_MAX)
-    secret_name: Text = Field(default=None, min_length=1, max_length=SECRET_NAME_MAX_LENGTH)
+    model_config = _examples({"age": 29})  # type: ignore[assignment]
+
+    name: Text = Field(
+        default=None, min_length=1, max_length=NAME_MAX_LENGTH, description="A new name."
+    )
+    age: int | None = Field(
+        default=None, ge=0, le=AGE_MAX, description="A new age; null clears it."
+    )
+    secret_name: Text = Field(
+        default=None,
+        min_length=1,
+        max_length=SECRET_NAME_MAX_LENGTH,
+        description="A new real name: stored, never returned.",
+    )

@@ -6,7 +6,13 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from app.core.db import SessionDep
-from app.core.errors import BodyTooLarge, DatabaseUnavailable, MalformedBody, declare
+from app.core.errors import (
+    BodyTooLarge,
+    DatabaseUnavailable,
+    InvalidInput,
+    MalformedBody,
+    declare,
+)
 from app.core.routing import StrictJSONRoute
 from app.heroes import service
 from app.heroes.dependencies import HeroDep, HeroId
@@ -32,46 +38,70 @@ class Deleted(BaseModel):
 @router.post(
     "/",
     response_model=HeroPublic,
-    responses=declare(MalformedBody, BodyTooLarge),
+    responses=declare(MalformedBody, BodyTooLarge, InvalidInput),
     summary="Create a hero",
 )
 async def create_hero(hero: HeroCreate, session: SessionDep) -> Hero:
-    """Create a hero. Any `id` in the body is ignored: the service assigns one."""
+    """Create a hero and answer it with its new id.
+
+    Any `id` in the body, and any unknown field, is ignored: the service assigns the id.
+    `secret_name` is stored and never returned.
+    """
     return await run_in_threadpool(service.create_hero, session, hero)
 
 
-@router.get("/", response_model=list[HeroPublic], summary="List heroes")
+@router.get(
+    "/",
+    response_model=list[HeroPublic],
+    responses=declare(InvalidInput),
+    summary="List heroes",
+)
 async def list_heroes(
     session: SessionDep,
     offset: Annotated[int, Query(ge=0, le=HERO_ID_MAX)] = 0,
     limit: Annotated[int, Query(ge=0, le=PAGE_SIZE_MAX)] = PAGE_SIZE_MAX,
 ) -> Sequence[Hero]:
-    """Heroes in id order: paging by `offset` shows each hero once."""
+    """Heroes in id order: paging by `offset` shows each hero once.
+
+    `limit` is 0 to 100 (default 100); `offset` is 0 or more.
+    """
     return await run_in_threadpool(service.list_heroes, session, offset=offset, limit=limit)
 
 
 @router.get(
     "/{hero_id}",
     response_model=HeroPublic,
-    responses=HeroNotFound.responses(),
+    responses=declare(HeroNotFound, InvalidInput),
     summary="Read a hero",
 )
 async def read_hero(hero: HeroDep) -> Hero:
+    """The hero with this id, or 404 if there is none."""
     return hero
 
 
 @router.patch(
     "/{hero_id}",
     response_model=HeroPublic,
-    responses=declare(HeroNotFound, MalformedBody, BodyTooLarge),
+    responses=declare(HeroNotFound, MalformedBody, BodyTooLarge, InvalidInput),
     summary="Update a hero",
 )
 async def update_hero(hero_id: HeroId, changes: HeroUpdate, session: SessionDep) -> Hero:
-    """Change only the fields sent: `{"age": null}` clears the age, `{}` changes nothing."""
+    """Change only the fields sent: `{"age": null}` clears the age, `{}` changes nothing.
+
+    `name` and `secret_name` may be left out but not set to null.
+    """
     return await run_in_threadpool(service.update_hero, session, hero_id, changes)
 
 
-@router.delete("/{hero_id}", responses=HeroNotFound.responses(), summary="Delete a hero")
+@router.delete(
+    "/{hero_id}",
+    responses={
+        200: {"content": {"application/json": {"example": {"ok": True}}}},
+        **declare(HeroNotFound, InvalidInput),
+    },
+    summary="Delete a hero",
+)
 async def delete_hero(hero_id: HeroId, session: SessionDep) -> Deleted:
+    """Delete the hero with this id for good; 404 if there is none."""
     await run_in_threadpool(service.delete_hero, session, hero_id)
     return Deleted()
