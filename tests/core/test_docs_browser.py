@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from importlib.metadata import metadata
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,11 +39,10 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The service on SQLite: this test is about the docs, not the databases."""
-    database = tmp_path_factory.mktemp("browser") / "heroes.db"
-    base_url, process = start_server(f"sqlite:///{database}")
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[str]:
+    """The service on a new SQLite database: these tests are about the docs, not databases."""
+    base_url, process = start_server(f"sqlite:///{tmp_path / 'heroes.db'}")
     try:
         yield base_url
     finally:
