@@ -74,24 +74,28 @@ class InvalidInput(AppError):
     """A value breaks a rule; declared here so that /docs shows the body the handler renders.
 
     FastAPI's own 422 declaration describes its default body, which this service replaces.
+    Subclasses show the problems a route's own parameters give (`problems`, in order).
     """
 
     status_code = 422
     detail = "A value breaks a rule: each problem with its location"
-    example: ClassVar[dict[str, Any]] = {
-        "type": "string_too_short",
-        "loc": ["body", "name"],
-        "msg": "String should have at least 1 character",
-        "ctx": {"min_length": 1},
-    }
+    problems: ClassVar[tuple[dict[str, Any], ...]] = (
+        {
+            "type": "string_too_short",
+            "loc": ["body", "name"],
+            "msg": "String should have at least 1 character",
+            "ctx": {"min_length": 1},
+        },
+    )
 
     @classmethod
     def responses(cls) -> dict[int | str, dict[str, Any]]:
+        example = {"detail": list(cls.problems)}
         return {
             cls.status_code: {
                 "model": InvalidBody,
                 "description": cls.detail,
-                "content": {"application/json": {"example": {"detail": [cls.example]}}},
+                "content": {"application/json": {"example": example}},
             }
         }
 

@@ -16,7 +16,7 @@ from app.core.errors import (
 from app.core.routing import StrictJSONRoute
 from app.heroes import service
 from app.heroes.dependencies import HeroDep, HeroId
-from app.heroes.errors import HeroNotFound
+from app.heroes.errors import HeroNotFound, InvalidHeroChanges, InvalidHeroId, InvalidPage
 from app.heroes.models import HERO_ID_MAX, Hero, HeroCreate, HeroPublic, HeroUpdate
 
 # Routes are `async def` and run each service function, which does blocking database work,
@@ -53,7 +53,7 @@ async def create_hero(hero: HeroCreate, session: SessionDep) -> Hero:
 @router.get(
     "/",
     response_model=list[HeroPublic],
-    responses=declare(InvalidInput),
+    responses=declare(InvalidPage),
     summary="List heroes",
 )
 async def list_heroes(
@@ -71,7 +71,7 @@ async def list_heroes(
 @router.get(
     "/{hero_id}",
     response_model=HeroPublic,
-    responses=declare(HeroNotFound, InvalidInput),
+    responses=declare(HeroNotFound, InvalidHeroId),
     summary="Read a hero",
 )
 async def read_hero(hero: HeroDep) -> Hero:
@@ -82,7 +82,7 @@ async def read_hero(hero: HeroDep) -> Hero:
 @router.patch(
     "/{hero_id}",
     response_model=HeroPublic,
-    responses=declare(HeroNotFound, MalformedBody, BodyTooLarge, InvalidInput),
+    responses=declare(HeroNotFound, MalformedBody, BodyTooLarge, InvalidHeroChanges),
     summary="Update a hero",
 )
 async def update_hero(hero_id: HeroId, changes: HeroUpdate, session: SessionDep) -> Hero:
@@ -97,7 +97,7 @@ async def update_hero(hero_id: HeroId, changes: HeroUpdate, session: SessionDep)
     "/{hero_id}",
     responses={
         200: {"content": {"application/json": {"example": {"ok": True}}}},
-        **declare(HeroNotFound, InvalidInput),
+        **declare(HeroNotFound, InvalidHeroId),
     },
     summary="Delete a hero",
 )
