@@ -219,3 +219,17 @@ def test_the_404_example_is_what_the_service_answers(openapi: dict[str, Any]) ->
     for operation_id in ("read_hero", "update_hero", "delete_hero"):
         declared = dict(operations(openapi))[operation_id]["responses"]["404"]
         assert declared["content"]["application/json"]["example"] == {"detail": "Hero not found"}
+
+
+@pytest.mark.parametrize("page", DOCS_PAGES)
+def test_docs_pages_work_behind_a_path_prefix(page: str) -> None:
+    """Behind a proxy that serves the service under /api (uvicorn --root-path /api)."""
+    app = create_app(load_settings(database_url="sqlite://", environment="test"))
+    client = TestClient(app, root_path="/api")
+    html = client.get(f"/api{page}").text
+    urls = referenced_urls(html)
+    assert urls
+    for url in urls:
+        assert url.startswith("/api/static/docs/")
+        assert client.get(url).status_code == 200
+    assert "/api/openapi.json" in html
