@@ -31,9 +31,8 @@ SWAGGER_UI_PARAMETERS = {
 
 _DESCRIPTION = """{summary}
 
-A hero's JSON body is exactly `{{"id", "name", "age"}}`; `secret_name` is accepted on
-writes and never returned. Every error is a JSON object `{{"detail": ...}}`: each route
-lists the errors it can answer, with an example.
+Every error is a JSON object `{{"detail": ...}}`: each operation lists the errors it can
+answer, with an example.
 
 These pages are served by the service itself and work without internet access.
 """

@@ -3,7 +3,7 @@
 TAG = {
     "name": "heroes",
     "description": (
-        "Create, list, read, update and delete heroes. A hero is `{id, name, age}`; "
-        "`secret_name` is written with a hero and never read back."
+        "Create, list, read, update and delete heroes. A hero's JSON body is exactly "
+        '`{"id", "name", "age"}`; `secret_name` is accepted on writes and never returned.'
     ),
 }
