@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx2 as httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Route, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.conftest import REPO_ROOT, skip_or_fail, start_server, stop_server
 
@@ -122,9 +123,13 @@ def fill_body(block: Locator, body: dict[str, Any]) -> None:
     block.locator("textarea.body-param__text").fill(json.dumps(body))
 
 
-def open_docs(page: Page, service: str) -> None:
+def open_docs(page: Page, service: str, blocked: list[str]) -> None:
     page.goto(f"{service}/docs")
-    page.locator("#operations-heroes-create_hero").wait_for()
+    try:
+        page.locator("#operations-heroes-create_hero").wait_for()
+    except PlaywrightTimeoutError:
+        screenshot(page, "docs_failed")
+        pytest.fail(f"/docs did not render; requests blocked: {blocked}")
     screenshot(page, "docs")
 
 
@@ -132,7 +137,7 @@ def test_try_it_out_works_for_every_route_offline(
     service: str, offline_page: tuple[Page, list[str]]
 ) -> None:
     page, blocked = offline_page
-    open_docs(page, service)
+    open_docs(page, service, blocked)
 
     create = operation(page, "create_hero")
     example = create.locator("textarea.body-param__text").input_value()
@@ -170,7 +175,7 @@ def test_try_it_out_shows_a_missing_hero_as_404(
     service: str, offline_page: tuple[Page, list[str]]
 ) -> None:
     page, blocked = offline_page
-    open_docs(page, service)
+    open_docs(page, service, blocked)
     read = operation(page, "read_hero")
     fill_hero_id(read, 123456789)
     assert execute(read, "read_hero_404") == (404, {"detail": "Hero not found"})
