@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test lint format clean
+.PHONY: install run test lint format clean docs-screenshot
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ lint: $(INSTALLED)  ## format check, lint, strict types
 format: $(INSTALLED)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+docs-screenshot: $(INSTALLED)  ## run the browser test; its /docs screenshot becomes docs/swagger-ui.png
+	$(BIN)/pytest -m browser -q
+	cp test-artifacts/screenshots/docs.png docs/swagger-ui.png
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

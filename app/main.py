@@ -8,12 +8,13 @@ from anyio import to_thread
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from app import __version__
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.database import Database, DependencyOverrides, create_database
 from app.core.db import create_db_and_tables, create_db_engine, get_engine, get_session
+from app.core.docs import api_info, install_docs, operation_id
 from app.core.errors import install_error_handlers
 from app.core.limits import BodySizeLimitMiddleware
+from app.heroes import openapi as heroes_openapi
 from app.heroes.router import router as heroes_router
 
 __all__ = ["app", "create_app", "get_session"]
@@ -39,8 +40,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     logging.getLogger("app").setLevel(settings.log_level)
     app = FastAPI(
-        title="Heroes",
-        version=__version__,
+        **api_info(),
+        openapi_tags=[heroes_openapi.TAG],
+        generate_unique_id_function=operation_id,
+        docs_url=None,  # install_docs serves /docs and /redoc without a CDN
+        redoc_url=None,
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimitMiddleware, max_body_size=settings.max_body_size)
@@ -50,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.dependency_overrides = DependencyOverrides()
     install_error_handlers(app)
     app.include_router(heroes_router)
+    install_docs(app)
     return app
 
 

@@ -59,6 +59,47 @@ class BodyTooLarge(AppError):
     detail = "Content Too Large"
 
 
+class InvalidProblem(BaseModel):
+    type: str
+    loc: list[str | int]
+    msg: str
+    ctx: dict[str, Any] | None = None
+
+
+class InvalidBody(BaseModel):
+    detail: list[InvalidProblem]
+
+
+class InvalidInput(AppError):
+    """A value breaks a rule; declared here so that /docs shows the body the handler renders.
+
+    FastAPI's own 422 declaration describes its default body, which this service replaces.
+    Subclasses show the problems a route's own parameters give (`problems`, in order).
+    """
+
+    status_code = 422
+    detail = "A value breaks a rule: each problem with its location"
+    problems: ClassVar[tuple[dict[str, Any], ...]] = (
+        {
+            "type": "string_too_short",
+            "loc": ["body", "name"],
+            "msg": "String should have at least 1 character",
+            "ctx": {"min_length": 1},
+        },
+    )
+
+    @classmethod
+    def responses(cls) -> dict[int | str, dict[str, Any]]:
+        example = {"detail": list(cls.problems)}
+        return {
+            cls.status_code: {
+                "model": InvalidBody,
+                "description": cls.detail,
+                "content": {"application/json": {"example": example}},
+            }
+        }
+
+
 def declare(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
     """Merge the `responses=` declarations of several errors."""
     return {status: entry for error in errors for status, entry in error.responses().items()}

@@ -6,7 +6,7 @@ Every bound is declared here, so that nothing the API accepts can overflow a col
 
 from typing import Annotated, TypedDict
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, ConfigDict
 from sqlalchemy import BigInteger, Integer
 from sqlmodel import Field, SQLModel
 
@@ -30,9 +30,25 @@ Text = Annotated[str, AfterValidator(_reject_nul)]
 _HERO_ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 
 
+# Descriptions and examples are for the API docs only (the table model ignores them); the
+# docs build examples from the fields' own, in field order: the schema-wide `examples`
+# of a model would come out with its keys sorted.
 class HeroBase(SQLModel):
-    name: Text = Field(index=True, min_length=1, max_length=NAME_MAX_LENGTH)
-    age: int | None = Field(default=None, index=True, ge=0, le=AGE_MAX)
+    name: Text = Field(
+        index=True,
+        min_length=1,
+        max_length=NAME_MAX_LENGTH,
+        description="The hero's name.",
+        schema_extra={"examples": ["Deadpond"]},
+    )
+    age: int | None = Field(
+        default=None,
+        index=True,
+        ge=0,
+        le=AGE_MAX,
+        description="Age in years, or null.",
+        schema_extra={"examples": [28]},
+    )
 
 
 class Hero(HeroBase, table=True):
@@ -48,7 +64,7 @@ class Hero(HeroBase, table=True):
 
 
 class HeroPublic(HeroBase):
-    id: int
+    id: int = Field(description="Assigned by the service.", schema_extra={"examples": [1]})
 
 
 class HeroPublicRow(TypedDict):
@@ -62,7 +78,12 @@ class HeroPublicRow(TypedDict):
 
 
 class HeroCreate(HeroBase):
-    secret_name: Text = Field(min_length=1, max_length=SECRET_NAME_MAX_LENGTH)
+    secret_name: Text = Field(
+        min_length=1,
+        max_length=SECRET_NAME_MAX_LENGTH,
+        description="The hero's real name: stored, never returned.",
+        schema_extra={"examples": ["Dive Wilson"]},
+    )
 
 
 class HeroUpdate(SQLModel):
@@ -72,6 +93,19 @@ class HeroUpdate(SQLModel):
     refused by their `str` type, and the service reads only the fields that were sent.
     """
 
-    name: Text = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
-    age: int | None = Field(default=None, ge=0, le=AGE_MAX)
-    secret_name: Text = Field(default=None, min_length=1, max_length=SECRET_NAME_MAX_LENGTH)
+    # The example a PATCH is for: one field changed, the others left as they are. (SQLModel
+    # types `model_config` as its own subclass of ConfigDict; pydantic merges the two.)
+    model_config = ConfigDict(json_schema_extra={"examples": [{"age": 29}]})  # type: ignore[assignment]
+
+    name: Text = Field(
+        default=None, min_length=1, max_length=NAME_MAX_LENGTH, description="A new name."
+    )
+    age: int | None = Field(
+        default=None, ge=0, le=AGE_MAX, description="A new age; null clears it."
+    )
+    secret_name: Text = Field(
+        default=None,
+        min_length=1,
+        max_length=SECRET_NAME_MAX_LENGTH,
+        description="A new real name: stored, never returned.",
+    )
