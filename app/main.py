@@ -1,21 +1,33 @@
 """The application factory: settings -> engine -> routers -> error handlers, and lifespan."""
 
-import logging
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from anyio import to_thread
 from fastapi import FastAPI
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.db import create_db_and_tables, create_db_engine, get_engine, get_session
 from app.core.errors import install_error_handlers
+from app.core.headers import SecurityHeadersMiddleware
 from app.core.limits import BodySizeLimitMiddleware
+from app.core.ratelimit import Limiter, RateLimitMiddleware, create_limiter
+from app.health.router import router as health_router
 from app.heroes.router import router as heroes_router
+from app.observability import metrics
+from app.observability.errors import name_error_kinds
+from app.observability.logs import configure_logging
+from app.observability.middleware import ObserveRequests
+from app.observability.router import router as metrics_router
 
 __all__ = ["app", "create_app", "get_session"]
+
+POOL_SAMPLE_SECONDS = 1.0
 
 
 @asynccontextmanager
@@ -25,15 +37,29 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
     engine = get_engine(app)
     await run_in_threadpool(create_db_and_tables, engine)
+    sampler = asyncio.create_task(_sample_pool(engine))
     try:
         yield
     finally:
+        sampler.cancel()
+        with suppress(asyncio.CancelledError):
+            await sampler
+        limiter: Limiter | None = getattr(app.state, "rate_limiter", None)
+        if limiter is not None:
+            await limiter.close()
         engine.dispose()
+
+
+async def _sample_pool(engine: Engine) -> None:
+    # Each worker reports its own pool: /metrics is answered by one worker but adds up all.
+    while True:
+        metrics.record_pool(engine)
+        await asyncio.sleep(POOL_SAMPLE_SECONDS)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
-    logging.getLogger("app").setLevel(settings.log_level)
+    configure_logging(settings.log_level)
     app = FastAPI(
         title="Heroes",
         version=__version__,
@@ -42,9 +68,46 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_body_size=settings.max_body_size)
     app.state.settings = settings
     app.state.engine = create_db_engine(settings)
+    _add_production_middleware(app, settings)
     install_error_handlers(app)
+    name_error_kinds(app)
     app.include_router(heroes_router)
+    app.include_router(health_router)
+    app.include_router(metrics_router)
     return app
+
+
+def _add_production_middleware(app: FastAPI, settings: Settings) -> None:
+    """Added innermost first: a request meets ObserveRequests, then security headers, CORS,
+    the rate limit and the body limit."""
+    if settings.rate_limit_per_second > 0:
+        app.state.rate_limiter = create_limiter(
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+            settings.redis_url,
+            settings.redis_key_prefix,
+            settings.redis_timeout,
+        )
+        exempt = frozenset({"/healthz", "/readyz", "/metrics"})
+        app.add_middleware(
+            RateLimitMiddleware,
+            limiter=app.state.rate_limiter,
+            client_header=settings.rate_limit_client_header,
+            exempt=exempt,
+        )
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    if settings.security_headers:
+        docs = {app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+        unrestricted = frozenset(path for path in docs if path)
+        app.add_middleware(SecurityHeadersMiddleware, unrestricted=unrestricted)
+    app.add_middleware(ObserveRequests, routes=app.router.routes)
 
 
 try:

@@ -7,6 +7,7 @@ render (NaN, lone surrogates) or leaking what it should not.
 
 import json
 import logging
+from collections.abc import MutableMapping
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -57,6 +58,15 @@ class BodyTooLarge(AppError):
 
     status_code = 413
     detail = "Content Too Large"
+
+
+# Where whichever part answered an error names its kind, for the request's log line and the
+# errors metric (the scope is the one dict every middleware and handler of a request sees).
+ERROR_KIND_KEY = "heroes.error_kind"
+
+
+def mark_error(scope: MutableMapping[str, Any], kind: str) -> None:
+    scope[ERROR_KIND_KEY] = kind
 
 
 def declare(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
