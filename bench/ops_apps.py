@@ -9,7 +9,8 @@ from app.main import create_app
 def bare() -> FastAPI:
     """The service as it was before request ids, logs, metrics, limits and headers."""
     app = create_app()
-    app.user_middleware = [m for m in app.user_middleware if m.cls is BodySizeLimitMiddleware]
+    kept: object = BodySizeLimitMiddleware
+    app.user_middleware = [m for m in app.user_middleware if m.cls is kept]
     return app
 
 
