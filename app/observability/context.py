@@ -1,7 +1,7 @@
 """The request id of the request being served, for every log line it causes."""
 
+import os
 import re
-import uuid
 from contextvars import ContextVar
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -17,4 +17,4 @@ def request_id_from(given: bytes | None) -> str:
         text = given.decode("latin-1")
         if _WELL_FORMED.fullmatch(text):
             return text
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()

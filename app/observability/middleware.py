@@ -66,13 +66,15 @@ def _finish(scope: Scope, route: str, status: int, seconds: float) -> None:
     method: str = scope["method"]
     metrics.record_request(method, route, status, seconds)
     if access_log.isEnabledFor(logging.INFO):
-        fields = {"method": method, "route": route, "status": status}
-        access_log.info("request", extra=fields | {"duration_ms": round(seconds * 1000, 3)})
+        duration_ms = round(seconds * 1000, 3)
+        fields = {"method": method, "route": route, "status": status, "duration_ms": duration_ms}
+        access_log.info("request", extra={"fields": fields})
     if status >= 400:
         kind = scope.get(ERROR_KIND_KEY) or f"http_{status}"
         metrics.ERRORS.labels(kind).inc()
         level = logging.ERROR if status >= 500 else logging.INFO
-        error_log.log(level, "error", extra={"kind": kind, "status": status, "route": route})
+        fields = {"kind": kind, "status": status, "route": route}
+        error_log.log(level, "error", extra={"fields": fields})
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
