@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 
 from app.observability.context import REQUEST_ID
 
+
 class JsonFormatter(logging.Formatter):
     """Fields given as `extra={"fields": {...}}` join the line; other extras are left out
     (uvicorn's `color_message`, for one)."""
