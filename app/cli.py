@@ -10,8 +10,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
+from sqlalchemy.exc import OperationalError
 
-from app.core.config import SettingsError, load_settings
+from app.core.config import Settings, SettingsError, load_settings
+from app.core.db import create_db_and_tables, create_db_engine
 from app.observability.logs import uvicorn_log_config
 from app.observability.metrics import MULTIPROC_DIR_VARIABLE, prepare_multiprocess_directory
 
@@ -32,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
 def serve(host: str, port: int, workers: int | None, *, reload: bool) -> None:
     settings = load_settings()  # fail here, in one line, before any worker starts
     workers = 1 if reload else workers or settings.web_concurrency
+    if workers > 1:
+        _create_tables(settings)
     with _metrics_shared_by(workers):
         uvicorn.run(
             "app.main:app",
@@ -44,6 +48,16 @@ def serve(host: str, port: int, workers: int | None, *, reload: bool) -> None:
             access_log=False,  # the app logs each request itself, with its id
             timeout_graceful_shutdown=settings.graceful_timeout,
         )
+
+
+def _create_tables(settings: Settings) -> None:
+    """Once, before the workers start: each would create the tables at startup, and two
+    doing so at once on an empty database fail ("already exists")."""
+    engine = create_db_engine(settings)
+    try:
+        create_db_and_tables(engine)
+    finally:
+        engine.dispose()
 
 
 @contextmanager
@@ -71,3 +85,5 @@ def main(argv: Sequence[str] | None = None) -> None:
         serve(args.host, args.port, args.workers, reload=args.reload)
     except SettingsError as error:
         sys.exit(f"heroes: {error}")
+    except OperationalError as error:  # creating the tables before the workers start
+        sys.exit(f"heroes: cannot reach the database: {type(error.orig).__name__}")

@@ -74,14 +74,18 @@ def _alive(pid: int) -> bool:
 
 
 def start_service(
-    database_url: str, directory: Path, *, workers: int = 1, **environment: str
+    database_url: str, directory: Path, *, workers: int | None = 1, **environment: str
 ) -> Service:
+    """`workers=None` leaves the count to WEB_CONCURRENCY in `environment`."""
     port = free_port()
     env = os.environ | {"DATABASE_URL": database_url, "LOG_LEVEL": "INFO"} | environment
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log_path = directory / f"service-{port}.log"
     command = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(workers)]
+    if workers is None:
+        workers = int(environment["WEB_CONCURRENCY"])
+    else:
+        command += ["--workers", str(workers)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603
             command, env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT

@@ -8,7 +8,6 @@ import httpx2 as httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.core.db import create_db_and_tables
 from tests.ops.load import MixedLoad, Outcome
 from tests.ops.processes import PrivatePostgres, Service, running_service, scrape, total
 
@@ -22,19 +21,9 @@ def postgres() -> Iterator[PrivatePostgres]:
     server = PrivatePostgres()
     try:
         server.start()
-        create_tables(server.url)
         yield server
     finally:
         server.remove()
-
-
-def create_tables(url: str) -> None:
-    """Before the workers start: two of them creating the table at once would race."""
-    engine = create_engine(url)
-    try:
-        create_db_and_tables(engine)
-    finally:
-        engine.dispose()
 
 
 def probe(service: Service, path: str) -> int:

@@ -11,7 +11,14 @@ import pytest
 import redis
 
 from tests.conftest import reachable_server_url, skip_or_fail
-from tests.ops.processes import REDIS_TEST_URL, Service, running_nginx, running_service
+from tests.ops.processes import (
+    REDIS_TEST_URL,
+    Service,
+    running_nginx,
+    running_service,
+    scrape,
+    total,
+)
 
 RATE = 0.5
 BURST = 20
@@ -63,6 +70,11 @@ def test_two_instances_behind_nginx_share_heroes_and_one_rate_limit(
             httpx.get(f"{proxy}/heroes/{created.json()['id']}") for _ in range(3 * BURST)
         ]
         elapsed = time.monotonic() - started
+        ready = httpx.get(f"{proxy}/readyz")
+    counted = [
+        total(scrape(service.base_url), "heroes_errors_total", kind="RateLimited")
+        for service in instances
+    ]
 
     assert created.status_code == 200
     assert read.status_code == 200
@@ -78,3 +90,5 @@ def test_two_instances_behind_nginx_share_heroes_and_one_rate_limit(
     allowed = len(served) + 2
     assert BURST <= allowed <= BURST + RATE * elapsed
     assert all(int(r.headers["retry-after"]) >= 1 for r in refused)
+    assert ready.status_code == 200
+    assert sum(counted) == len(refused)  # each instance's /metrics counts its own 429s

@@ -33,7 +33,8 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def two_workers(sqlite_url: str, tmp_path: Path) -> Iterator[Service]:
-    with running_service(sqlite_url, tmp_path, workers=2) as service:
+    with running_service(sqlite_url, tmp_path, workers=None, WEB_CONCURRENCY="2") as service:
+        assert len(service.worker_pids()) == 2
         yield service
 
 
