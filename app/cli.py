@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.db import create_db_and_tables, create_db_engine
+from app.heroes import models as _hero_models  # noqa: F401  # puts the tables in the metadata
 from app.observability.logs import uvicorn_log_config
 from app.observability.metrics import MULTIPROC_DIR_VARIABLE, prepare_multiprocess_directory
 

@@ -1,6 +1,7 @@
 """The application factory: settings -> engine -> routers -> error handlers, and lifespan."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -21,13 +22,14 @@ from app.health.router import router as health_router
 from app.heroes.router import router as heroes_router
 from app.observability import metrics
 from app.observability.errors import name_error_kinds
-from app.observability.logs import configure_logging
+from app.observability.logs import configure_logging, masked_url
 from app.observability.middleware import ObserveRequests
 from app.observability.router import router as metrics_router
 
 __all__ = ["app", "create_app", "get_session"]
 
 POOL_SAMPLE_SECONDS = 1.0
+logger = logging.getLogger("app")
 
 
 @asynccontextmanager
@@ -36,6 +38,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Threads beyond the pool's connections would only queue inside the pool.
     to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
     engine = get_engine(app)
+    logger.info("starting", extra={"fields": _startup_fields(settings)})
     await run_in_threadpool(create_db_and_tables, engine)
     sampler = asyncio.create_task(_sample_pool(engine))
     try:
@@ -48,6 +51,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if limiter is not None:
             await limiter.close()
         engine.dispose()
+
+
+def _startup_fields(settings: Settings) -> dict[str, object]:
+    return {
+        "database": masked_url(settings.database_url),
+        "environment": settings.environment,
+        "rate_limit": settings.rate_limit_per_second or "off",
+        "redis": masked_url(settings.redis_url) if settings.redis_url else None,
+    }
 
 
 async def _sample_pool(engine: Engine) -> None:

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from app.observability.context import REQUEST_ID
 
@@ -68,4 +69,7 @@ def uvicorn_log_config(level: str) -> dict[str, Any]:
 
 def masked_url(url: str) -> str:
     """A database or Redis URL fit for a log line: the password replaced by ***."""
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("://", 1)[0] + "://***"

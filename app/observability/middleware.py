@@ -80,6 +80,6 @@ def _finish(scope: Scope, route: str, status: int, seconds: float) -> None:
 def _header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:
-            value_: bytes = value
-            return value_
+            found: bytes = value
+            return found
     return None

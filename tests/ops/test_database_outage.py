@@ -44,7 +44,9 @@ def test_postgres_outage_answers_503_then_recovers_and_keeps_every_write(
     postgres: PrivatePostgres, tmp_path: Path
 ) -> None:
     timeouts = {"DB_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT), "DB_POOL_TIMEOUT": str(POOL_TIMEOUT)}
-    with running_service(postgres.url, tmp_path, workers=2, **timeouts) as service:
+    # The private server trusts local connections: the password is there to be masked.
+    url = postgres.url.replace("postgres@", "postgres:hunter2@")
+    with running_service(url, tmp_path, workers=2, **timeouts) as service:
         load = MixedLoad(service.base_url, threads=4)
         load.start()
         time.sleep(1.5)
@@ -78,6 +80,10 @@ def test_postgres_outage_answers_503_then_recovers_and_keeps_every_write(
     assert (
         len([line for line in logged_503 if line["request_id"].startswith("load-")]) == served_503
     )
+    assert "hunter2" not in service.raw_log()
+    starts = [line for line in logs if line["message"] == "starting"]
+    assert len(starts) == 2  # one per worker
+    assert starts[0]["database"] == url.replace("hunter2", "***")
     assert total(metrics_while_down, "heroes_errors_total", kind="DatabaseUnavailable") > 0
     assert total(metrics_while_down, "heroes_http_requests_total", status="503") > 0
     served = len([o for o in outcomes if o.status is not None])
