@@ -1,23 +1,37 @@
 """The application factory: settings -> engine -> routers -> error handlers, and lifespan."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from anyio import to_thread
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
 
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.database import Database, DependencyOverrides, create_database
 from app.core.db import create_db_and_tables, create_db_engine, get_engine, get_session
-from app.core.docs import api_info, install_docs, operation_id
+from app.core.docs import DOCS_URL, REDOC_URL, api_info, install_docs, operation_id
 from app.core.errors import install_error_handlers
+from app.core.headers import SecurityHeadersMiddleware
 from app.core.limits import BodySizeLimitMiddleware
+from app.core.ratelimit import Limiter, RateLimitMiddleware, create_limiter
+from app.health import openapi as health_openapi
+from app.health.router import router as health_router
 from app.heroes import openapi as heroes_openapi
 from app.heroes.router import router as heroes_router
+from app.observability import metrics
+from app.observability.errors import name_error_kinds
+from app.observability.logs import configure_logging, masked_url
+from app.observability.middleware import ObserveRequests
+from app.observability.router import router as metrics_router
 
 __all__ = ["app", "create_app", "get_session"]
+
+POOL_SAMPLE_SECONDS = 1.0
+logger = logging.getLogger("app")
 
 
 @asynccontextmanager
@@ -27,21 +41,45 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # connections would only queue inside the pool.
     to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
     engine = get_engine(app)
+    logger.info("starting", extra={"fields": _startup_fields(settings)})
     await run_in_threadpool(create_db_and_tables, engine)
     database: Database = app.state.database
+    sampler = asyncio.create_task(_sample_pool(database))
     try:
         yield
     finally:
+        sampler.cancel()
+        with suppress(asyncio.CancelledError):
+            await sampler
+        limiter: Limiter | None = getattr(app.state, "rate_limiter", None)
+        if limiter is not None:
+            await limiter.close()
         await database.aclose()
         engine.dispose()
 
 
+def _startup_fields(settings: Settings) -> dict[str, object]:
+    return {
+        "database": masked_url(settings.database_url),
+        "environment": settings.environment,
+        "rate_limit": settings.rate_limit_per_second or "off",
+        "redis": masked_url(settings.redis_url) if settings.redis_url else None,
+    }
+
+
+async def _sample_pool(database: Database) -> None:
+    # Each worker reports its own pool: /metrics is answered by one worker but adds up all.
+    while True:
+        metrics.record_pool(database)
+        await asyncio.sleep(POOL_SAMPLE_SECONDS)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
-    logging.getLogger("app").setLevel(settings.log_level)
+    configure_logging(settings.log_level)
     app = FastAPI(
         **api_info(),
-        openapi_tags=[heroes_openapi.TAG],
+        openapi_tags=[heroes_openapi.TAG, health_openapi.TAG],
         generate_unique_id_function=operation_id,
         docs_url=None,  # install_docs serves /docs and /redoc without a CDN
         redoc_url=None,
@@ -52,10 +90,47 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = create_db_engine(settings)
     app.state.database = create_database(app.state.engine, settings)
     app.dependency_overrides = DependencyOverrides()
+    _add_production_middleware(app, settings)
     install_error_handlers(app)
+    name_error_kinds(app)
     app.include_router(heroes_router)
     install_docs(app)
+    app.include_router(health_router)
+    app.include_router(metrics_router)
     return app
+
+
+def _add_production_middleware(app: FastAPI, settings: Settings) -> None:
+    """Added innermost first: a request meets ObserveRequests, then security headers, CORS,
+    the rate limit and the body limit."""
+    if settings.rate_limit_per_second > 0:
+        app.state.rate_limiter = create_limiter(
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+            settings.redis_url,
+            settings.redis_key_prefix,
+            settings.redis_timeout,
+        )
+        exempt = frozenset({"/healthz", "/readyz", "/metrics"})
+        app.add_middleware(
+            RateLimitMiddleware,
+            limiter=app.state.rate_limiter,
+            client_header=settings.rate_limit_client_header,
+            exempt=exempt,
+        )
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    if settings.security_headers:
+        # The docs pages run an inline script that a 'self' CSP would block.
+        unrestricted = frozenset({DOCS_URL, REDOC_URL})
+        app.add_middleware(SecurityHeadersMiddleware, unrestricted=unrestricted)
+    app.add_middleware(ObserveRequests, routes=app.router.routes)
 
 
 try:

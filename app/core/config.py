@@ -1,9 +1,11 @@
 """Typed settings, read once from the environment and `.env`, validated at startup."""
 
+import os
+import re
 from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -47,6 +49,38 @@ LogLevel = Annotated[
 Environment = Literal["development", "test", "staging", "production"]
 
 
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _check_origin(origin: str) -> str:
+    if origin != "*" and not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+        raise ValueError(f"{origin!r} is not an origin like https://example.com[:port] or *")
+    return origin
+
+
+def check_redis_url(raw: str) -> str:
+    if not re.match(r"rediss?://", raw):
+        raise ValueError("not a URL of the form redis://host:port/db")
+    return raw
+
+
+def _check_header_name(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9-]+", name):
+        raise ValueError(f"{name!r} is not an HTTP header name")
+    return name.lower()
+
+
+# A comma-separated list in the environment (pydantic-settings would expect JSON).
+Origins = Annotated[
+    list[Annotated[str, AfterValidator(_check_origin)]], NoDecode, BeforeValidator(_split_commas)
+]
+RedisUrl = Annotated[str, AfterValidator(check_redis_url)]
+HeaderName = Annotated[str, AfterValidator(_check_header_name)]
+
+
 class SettingsError(ValueError):
     """A setting has a value the service cannot start with; the message is one line."""
 
@@ -68,6 +102,18 @@ class Settings(BaseSettings):
     max_body_size: int = Field(default=1024 * 1024, ge=1024)
     log_level: LogLevel = "INFO"
     environment: Environment = "development"
+
+    # Running in production (README, "Running in production").
+    web_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
+    graceful_timeout: int = Field(default=30, ge=1, le=3600)
+    rate_limit_per_second: float = Field(default=0.0, ge=0, le=1_000_000)
+    rate_limit_burst: int = Field(default=100, ge=1, le=1_000_000)
+    rate_limit_client_header: HeaderName | None = None
+    redis_url: RedisUrl | None = None
+    redis_key_prefix: str = Field(default="heroes:", max_length=100)
+    redis_timeout: float = Field(default=0.25, gt=0, le=10)
+    cors_allow_origins: Origins = []
+    security_headers: bool = True
 
     @model_validator(mode="after")
     def _every_thread_can_get_a_connection(self) -> Self:

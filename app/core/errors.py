@@ -7,6 +7,7 @@ render (NaN, lone surrogates) or leaking what it should not.
 
 import json
 import logging
+from collections.abc import MutableMapping
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -100,6 +101,15 @@ class InvalidInput(AppError):
         }
 
 
+# Where whichever part answered an error names its kind, for the request's log line and the
+# errors metric (the scope is the one dict every middleware and handler of a request sees).
+ERROR_KIND_KEY = "heroes.error_kind"
+
+
+def mark_error(scope: MutableMapping[str, Any], kind: str) -> None:
+    scope[ERROR_KIND_KEY] = kind
+
+
 def declare(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
     """Merge the `responses=` declarations of several errors."""
     return {status: entry for error in errors for status, entry in error.responses().items()}
@@ -152,10 +162,15 @@ def _plain(value: object) -> object:
     return str(value)
 
 
-async def _database_error_handler(_request: Request, error: Exception) -> SafeJSONResponse:
+def database_unavailable(error: BaseException) -> DatabaseUnavailable:
+    """The 503 for an error that means the database is away; logged once, here."""
     cause = getattr(error, "orig", None) or error
     logger.warning("database unavailable: %s: %s", type(cause).__name__, str(cause).strip())
-    return error_response(DatabaseUnavailable)
+    return DatabaseUnavailable()
+
+
+async def _database_error_handler(_request: Request, error: Exception) -> SafeJSONResponse:
+    return error_response(database_unavailable(error))
 
 
 async def _unexpected_error_handler(_request: Request, error: Exception) -> SafeJSONResponse:

@@ -30,6 +30,11 @@ OPERATIONS = {
     ("patch", "/heroes/{hero_id}"): "update_hero",
     ("delete", "/heroes/{hero_id}"): "delete_hero",
 }
+OPERATIONS_ROUTES = {
+    ("get", "/healthz"): "healthz",
+    ("get", "/readyz"): "readyz",
+    ("get", "/metrics"): "read_metrics",
+}
 ERRORS = {
     "create_hero": {"400", "413", "422", "503"},
     "list_heroes": {"422", "503"},
@@ -132,15 +137,19 @@ def test_openapi_info_comes_from_the_package(openapi: dict[str, Any]) -> None:
 def test_openapi_tags_are_described(openapi: dict[str, Any]) -> None:
     tags = {tag["name"]: tag for tag in openapi["tags"]}
     assert tags["heroes"]["description"]
+    assert tags["operations"]["description"]
     for _operation_id, operation in operations(openapi):
         assert operation["tags"] == ["heroes"]
+    for (method, path), _operation_id in OPERATIONS_ROUTES.items():
+        assert openapi["paths"][path][method]["tags"] == ["operations"]
 
 
 def test_every_operation_has_a_readable_id_summary_and_description(
     openapi: dict[str, Any],
 ) -> None:
     described = set()
-    for operation_id, operation in operations(openapi):
+    for (method, path), operation_id in (OPERATIONS | OPERATIONS_ROUTES).items():
+        operation = openapi["paths"][path][method]
         assert operation["operationId"] == operation_id
         assert operation["summary"]
         assert len(operation["description"]) > 20

@@ -35,6 +35,15 @@ BAD_VALUES = [
     ("MAX_BODY_SIZE", "-1"),
     ("LOG_LEVEL", "LOUD"),
     ("ENVIRONMENT", "prod"),
+    ("WEB_CONCURRENCY", "0"),
+    ("GRACEFUL_TIMEOUT", "0"),
+    ("RATE_LIMIT_PER_SECOND", "-1"),
+    ("RATE_LIMIT_BURST", "0"),
+    ("RATE_LIMIT_CLIENT_HEADER", "X Forwarded"),
+    ("REDIS_URL", "http://127.0.0.1:6379/0"),
+    ("REDIS_TIMEOUT", "0"),
+    ("CORS_ALLOW_ORIGINS", "example.com"),
+    ("SECURITY_HEADERS", "sometimes"),
 ]
 
 
@@ -70,6 +79,15 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.max_body_size == 1024 * 1024
     assert settings.log_level == "INFO"
     assert settings.environment == "development"
+    assert settings.web_concurrency == (os.cpu_count() or 1)
+    assert settings.graceful_timeout == 30
+    assert settings.rate_limit_per_second == 0  # off
+    assert settings.rate_limit_burst == 100
+    assert settings.rate_limit_client_header is None
+    assert settings.redis_url is None
+    assert (settings.redis_key_prefix, settings.redis_timeout) == ("heroes:", 0.25)
+    assert settings.cors_allow_origins == []
+    assert settings.security_headers is True
 
 
 def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,6 +104,16 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
         "MAX_BODY_SIZE": "2048",
         "LOG_LEVEL": "debug",
         "ENVIRONMENT": "production",
+        "WEB_CONCURRENCY": "3",
+        "GRACEFUL_TIMEOUT": "15",
+        "RATE_LIMIT_PER_SECOND": "2.5",
+        "RATE_LIMIT_BURST": "20",
+        "RATE_LIMIT_CLIENT_HEADER": "X-Forwarded-For",
+        "REDIS_URL": "redis://:secret@cache.internal:6379/2",
+        "REDIS_KEY_PREFIX": "blue:",
+        "REDIS_TIMEOUT": "0.5",
+        "CORS_ALLOW_ORIGINS": "https://a.example, http://b.example:8080",
+        "SECURITY_HEADERS": "false",
     }
     assert set(values) == set(SETTING_NAMES)
     for name, value in values.items():
@@ -103,6 +131,13 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert settings.max_body_size == 2048
     assert settings.log_level == "DEBUG"
     assert settings.environment == "production"
+    assert (settings.web_concurrency, settings.graceful_timeout) == (3, 15)
+    assert (settings.rate_limit_per_second, settings.rate_limit_burst) == (2.5, 20)
+    assert settings.rate_limit_client_header == "x-forwarded-for"
+    assert settings.redis_url == "redis://:secret@cache.internal:6379/2"
+    assert (settings.redis_key_prefix, settings.redis_timeout) == ("blue:", 0.5)
+    assert settings.cors_allow_origins == ["https://a.example", "http://b.example:8080"]
+    assert settings.security_headers is False
 
 
 def test_dotenv_in_the_working_directory_is_read(clean_environment: Path) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
-from app.core.database.base import Columns, Database, Params, Row
+from app.core.database.base import Columns, Database, Params, PoolUsage, Row
 from app.core.database.engine import EngineDatabase
 from app.core.db import SessionDep, get_session, is_sqlite_memory
 
@@ -18,6 +18,7 @@ __all__ = [
     "DatabaseDep",
     "DependencyOverrides",
     "Params",
+    "PoolUsage",
     "Row",
     "create_database",
     "get_database",

@@ -7,7 +7,6 @@ map or statement construction happens per request: bench/PROFILE.md measured tho
 most of a request's cost.
 """
 
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,14 +16,16 @@ from sqlalchemy import Dialect, Select, Update
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.core.errors import DatabaseUnavailable
-
-logger = logging.getLogger(__name__)
-
 Params = Mapping[str, Any]
 Row = tuple[Any, ...]
 Columns = tuple[ColumnElement[Any], ...]
 Statement = Select[Any] | UpdateBase
+
+
+@dataclass(frozen=True, slots=True)
+class PoolUsage:
+    in_use: int  # connections (or SQLite's writer) busy with a statement now
+    waiting: int  # requests queued for one
 
 
 class Database(ABC):
@@ -55,6 +56,10 @@ class Database(ABC):
         """Run an UPDATE and return `columns` of the row it changed, as of that change
         (None if it matched no row). Atomic on every backend, also where UPDATE has no
         RETURNING (MariaDB)."""
+
+    @abstractmethod
+    def pool_usage(self) -> PoolUsage:
+        """How busy this worker's connections are, for /metrics."""
 
     @abstractmethod
     async def aclose(self) -> None:
@@ -135,9 +140,3 @@ class StatementCache:
             bind_processors=bind_processors,
             result_processors=result_processors if any(result_processors) else None,
         )
-
-
-def unavailable(error: BaseException) -> DatabaseUnavailable:
-    """The 503 for a driver error that means the database is away; logged once, here."""
-    logger.warning("database unavailable: %s: %s", type(error).__name__, str(error).strip())
-    return DatabaseUnavailable()

@@ -16,7 +16,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.core.database.base import Columns, Database, Params, Row
+from app.core.database.base import Columns, Database, Params, PoolUsage, Row
 
 T = TypeVar("T")
 
@@ -43,13 +43,15 @@ class EngineDatabase(Database):
         self,
         sessions: Callable[[], AbstractContextManager[Session]],
         options: Mapping[str, Any] | None = None,
+        engine: Engine | None = None,
     ) -> None:
         self._sessions = sessions
         self._options = options or {}
+        self._engine = engine
 
     @classmethod
     def of_engine(cls, engine: Engine) -> "EngineDatabase":
-        return cls(partial(Session, engine))
+        return cls(partial(Session, engine), engine=engine)
 
     @classmethod
     def of_session(cls, session: Session) -> "EngineDatabase":
@@ -74,6 +76,15 @@ class EngineDatabase(Database):
         self, statement: Update, columns: Columns, params: Params
     ) -> Row | None:
         return await self._in_thread(lambda tx: _update_returning(tx, statement, columns, params))
+
+    def pool_usage(self) -> PoolUsage:
+        pool: Any = self._engine.pool if self._engine is not None else None
+        checked_out = getattr(pool, "checkedout", None)
+        # QueuePool blocks waiting threads on a Condition of its queue; CPython keeps them
+        # in `_waiters` (private: read for metrics only). StaticPool never makes one wait.
+        queue = getattr(pool, "_pool", None)
+        waiters = getattr(getattr(queue, "not_empty", None), "_waiters", ())
+        return PoolUsage(in_use=checked_out() if checked_out else 0, waiting=len(waiters))
 
     async def aclose(self) -> None:
         """Nothing of its own to close: the engine's owner disposes of it."""

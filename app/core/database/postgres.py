@@ -22,12 +22,13 @@ from app.core.database.base import (
     CompiledStatement,
     Database,
     Params,
+    PoolUsage,
     Row,
     StatementCache,
-    unavailable,
 )
 from app.core.database.pool import AsyncConnectionPool, PoolTimeout
 from app.core.db import server_connect_args
+from app.core.errors import database_unavailable
 
 # Errors that mean "the server is away or too slow", as opposed to a mistake in our SQL.
 _UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
@@ -71,6 +72,9 @@ class PostgresDatabase(Database):
         compiled = self._statements.get(statement, returning=columns)
         return await self._run(compiled, params, _first_row)
 
+    def pool_usage(self) -> PoolUsage:
+        return PoolUsage(in_use=self.pool.in_use, waiting=self.pool.waiting)
+
     async def aclose(self) -> None:
         await self.pool.close()
 
@@ -86,7 +90,7 @@ class PostgresDatabase(Database):
                 finally:
                     deadline.cancel()
         except _UNAVAILABLE as error:
-            raise unavailable(error) from error
+            raise database_unavailable(error) from error
 
 
 def _sever(connection: psycopg.AsyncConnection[Any]) -> None:

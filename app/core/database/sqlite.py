@@ -23,11 +23,12 @@ from app.core.database.base import (
     CompiledStatement,
     Database,
     Params,
+    PoolUsage,
     Row,
     StatementCache,
-    unavailable,
 )
 from app.core.db import configure_sqlite_connection
+from app.core.errors import database_unavailable
 
 T = TypeVar("T")
 
@@ -47,6 +48,7 @@ class SqliteDatabase(Database):
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None  # used on the writer thread only
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._writes = 0  # submitted to the writer thread and not finished
 
     async def fetch_one(self, query: Select[Any], params: Params) -> Row | None:
         rows = self._read(self._statements.get(query), params)
@@ -69,6 +71,9 @@ class SqliteDatabase(Database):
         compiled = self._statements.get(statement, returning=columns)
         return await self._on_writer(_first_row, compiled, params)
 
+    def pool_usage(self) -> PoolUsage:
+        return PoolUsage(in_use=min(self._writes, 1), waiting=max(self._writes - 1, 0))
+
     async def aclose(self) -> None:
         if self._reader is not None:
             self._reader.close()
@@ -83,7 +88,7 @@ class SqliteDatabase(Database):
             # fetchall, not fetchone: a cursor left unfinished would keep its read open.
             return [compiled.row(raw) for raw in cursor.fetchall()]
         except sqlite3.OperationalError as error:
-            raise unavailable(error) from error
+            raise database_unavailable(error) from error
 
     async def _on_writer(
         self,
@@ -92,12 +97,15 @@ class SqliteDatabase(Database):
         params: Params,
     ) -> T:
         loop = asyncio.get_running_loop()
+        self._writes += 1
         try:
             return await loop.run_in_executor(
                 self._writer_thread, self._write, run, compiled, params
             )
         except sqlite3.OperationalError as error:
-            raise unavailable(error) from error
+            raise database_unavailable(error) from error
+        finally:
+            self._writes -= 1
 
     def _write(
         self,

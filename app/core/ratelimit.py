@@ -1,0 +1,174 @@
+"""A per-client rate limit: a token bucket of `burst` requests refilled at `rate` per second.
+
+With REDIS_URL set the buckets live in Redis, so that every worker and instance draws on
+the same ones; without it, or while Redis cannot be reached, each worker keeps its own.
+"""
+
+import logging
+import math
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.core.errors import AppError, error_response, mark_error
+
+logger = logging.getLogger(__name__)
+
+CLIENT_KEY_MAX_LENGTH = 64
+
+
+class RateLimited(AppError):
+    status_code = 429
+    detail = "Too many requests, slow down"
+
+
+class Limiter(Protocol):
+    async def acquire(self, client: str) -> float | None:
+        """None when the client may go ahead, else the seconds until it may."""
+
+    async def close(self) -> None: ...
+
+
+class MemoryLimiter:
+    """Buckets in this process; idle clients are forgotten once their bucket is full again."""
+
+    def __init__(self, rate: float, burst: int, max_clients: int = 100_000) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.max_clients = max_clients
+        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, when)
+
+    async def acquire(self, client: str) -> float | None:
+        return self.take(client)
+
+    def take(self, client: str) -> float | None:
+        now = time.monotonic()
+        tokens, when = self._buckets.get(client, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - when) * self.rate)
+        if tokens < 1:
+            self._buckets[client] = (tokens, now)
+            return (1 - tokens) / self.rate
+        if len(self._buckets) >= self.max_clients:
+            self._forget_idle(now)
+        self._buckets[client] = (tokens - 1, now)
+        return None
+
+    def _forget_idle(self, now: float) -> None:
+        refill = self.burst / self.rate
+        self._buckets = {
+            client: bucket for client, bucket in self._buckets.items() if now - bucket[1] < refill
+        }
+        if len(self._buckets) >= self.max_clients:  # a flood of addresses: start afresh
+            self._buckets.clear()
+
+    async def close(self) -> None:
+        return None
+
+
+# Atomic take from the bucket in KEYS[1]: Redis' own clock, so that instances agree.
+_TAKE = """
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'when')
+local tokens = tonumber(bucket[1]) or burst
+local when = tonumber(bucket[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - when) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'when', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return tostring(wait)
+"""
+
+
+class RedisLimiter:
+    """Buckets shared in Redis, falling back to `fallback` while Redis is away."""
+
+    def __init__(
+        self, client: Redis, prefix: str, fallback: MemoryLimiter, retry_after: float = 1.0
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.fallback = fallback
+        self.retry_after = retry_after
+        self._take = client.register_script(_TAKE)
+        self._down_until: float | None = None
+
+    async def acquire(self, client: str) -> float | None:
+        if self._down_until is not None and time.monotonic() < self._down_until:
+            return self.fallback.take(client)
+        rate, burst = self.fallback.rate, self.fallback.burst
+        try:
+            wait = float(await self._take(keys=[self.prefix + client], args=[rate, burst]))
+        except (RedisError, OSError) as error:
+            self._went_away(error)
+            return self.fallback.take(client)
+        if self._down_until is not None:
+            self._down_until = None
+            logger.warning("rate limit: Redis is back; limits are shared again")
+        return wait if wait > 0 else None
+
+    def _went_away(self, error: Exception) -> None:
+        if self._down_until is None:
+            logger.warning(
+                "rate limit: Redis unavailable (%s); limiting per worker until it is back",
+                type(error).__name__,
+            )
+        self._down_until = time.monotonic() + self.retry_after
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def create_limiter(
+    rate: float, burst: int, redis_url: str | None, prefix: str, timeout: float
+) -> Limiter:
+    local = MemoryLimiter(rate, burst)
+    if redis_url is None:
+        return local
+    client = Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    return RedisLimiter(client, prefix + "ratelimit:", local)
+
+
+class RateLimitMiddleware:
+    """Answer 429 with Retry-After to a client over its rate; `exempt` paths are never limited."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limiter: Limiter,
+        client_header: str | None,
+        exempt: frozenset[str],
+    ) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.client_header = client_header.encode("latin-1") if client_header else None
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        wait = await self.limiter.acquire(self._client(scope))
+        if wait is None:
+            await self.app(scope, receive, send)
+            return
+        mark_error(scope, RateLimited.__name__)
+        response = error_response(RateLimited)
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        await response(scope, receive, send)
+
+    def _client(self, scope: Scope) -> str:
+        if self.client_header is not None:
+            for name, value in scope["headers"]:
+                if name == self.client_header:
+                    # The proxy appends the address it saw: trust only the last one.
+                    given: str = value.decode("latin-1").rsplit(",", 1)[-1].strip()
+                    if given:
+                        return given[:CLIENT_KEY_MAX_LENGTH]
+        peer = scope.get("client")
+        return str(peer[0]) if peer else "unknown"

@@ -1,0 +1,1 @@
+"""What the service tells operators: request ids, JSON logs and Prometheus metrics."""

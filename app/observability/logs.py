@@ -1,0 +1,75 @@
+"""One JSON object per log line, stamped with the request id of the request it belongs to."""
+
+import json
+import logging
+import time
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from app.observability.context import REQUEST_ID
+
+
+class JsonFormatter(logging.Formatter):
+    """Fields given as `extra={"fields": {...}}` join the line; other extras are left out
+    (uvicorn's `color_message`, for one)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": _timestamp(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "pid": record.process,
+        }
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
+        fields = record.__dict__.get("fields")
+        if fields:
+            entry.update(fields)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=True, default=str, separators=(",", ":"))
+
+
+_last_second: list[object] = [None, ""]  # formatting the date is most of a line's cost
+
+
+def _timestamp(created: float) -> str:
+    second = int(created)
+    if _last_second[0] != second:
+        _last_second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    return f"{_last_second[1]}.{int(created % 1 * 1000):03d}Z"
+
+
+def configure_logging(level: str) -> None:
+    """JSON lines on stderr for the service's own loggers (`app.*`)."""
+    logger = logging.getLogger("app")
+    logger.setLevel(level)
+    if not any(isinstance(handler.formatter, JsonFormatter) for handler in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+    logger.propagate = False
+
+
+def uvicorn_log_config(level: str) -> dict[str, Any]:
+    """uvicorn's own lines (start-up, shutdown, its errors) as JSON too; no access log."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "handlers": {"stderr": handler},
+        "loggers": {"uvicorn": {"handlers": ["stderr"], "level": level, "propagate": False}},
+    }
+
+
+def masked_url(url: str) -> str:
+    """A database or Redis URL fit for a log line: the password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("://", 1)[0] + "://***"

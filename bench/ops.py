@@ -1,0 +1,185 @@
+"""Side-by-side wrk runs for the "Running in production" figures, on SQLite.
+
+    python bench/ops.py overhead   # GET /heroes/{id}: the service without and with its
+                                   # middleware stack, 1 worker, interleaved
+    python bench/ops.py workers    # GET /heroes/{id}: `heroes serve` with 1 and 2 workers
+    python bench/ops.py stack      # microseconds the middleware adds to one request,
+                                   # in-process around a trivial ASGI app (no network)
+
+Each variant runs in turn, `--repetitions` times, on the same machine in the same run.
+"""
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.headers import SecurityHeadersMiddleware
+from app.observability.logs import configure_logging
+from app.observability.middleware import ObserveRequests
+
+ROOT = Path(__file__).resolve().parent.parent
+HEROES = 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["overhead", "workers", "stack"])
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    if args.what == "stack":
+        asyncio.run(_stack())
+        return
+    with tempfile.TemporaryDirectory(prefix="heroes-bench-") as directory:
+        database = f"sqlite:///{directory}/heroes.db"
+        if args.what == "overhead":
+            variants = {
+                "without": _uvicorn("bench.ops_apps:bare"),
+                "with": _uvicorn("bench.ops_apps:full"),
+            }
+        else:
+            variants = {"1 worker": _serve(1), "2 workers": _serve(2)}
+        results: dict[str, list[float]] = {name: [] for name in variants}
+        for repetition in range(args.repetitions):
+            for name, command in variants.items():
+                rate = _measure(command, database, args.duration, args.connections)
+                results[name].append(rate)
+                print(f"run {repetition + 1} {name}: {rate:,.0f} requests/s", flush=True)
+    _report(results)
+
+
+async def _stack() -> None:
+    """The best of 15 rounds of 3,000 calls each: the least disturbed by other processes."""
+    configure_logging("INFO")
+    for handler in logging.getLogger("app").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(open(os.devnull, "w"))  # noqa: SIM115  # for the whole run
+    stacks: dict[str, ASGIApp] = {
+        "trivial app": _trivial,
+        "+ ObserveRequests + SecurityHeaders": ObserveRequests(
+            SecurityHeadersMiddleware(_trivial, frozenset()), []
+        ),
+    }
+    for level in ("INFO", "WARNING"):
+        logging.getLogger("app").setLevel(level)
+        for name, app in stacks.items():
+            best = min([await _time_calls(app, 3000) for _ in range(15)])
+            print(f"LOG_LEVEL={level} {name}: {best:.1f} us per request")
+
+
+async def _trivial(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"{}"})
+
+
+async def _time_calls(app: ASGIApp, count: int) -> float:
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        return None
+
+    started = time.perf_counter()
+    for _ in range(count):
+        scope = {"type": "http", "method": "GET", "path": "/heroes/1", "headers": []}
+        await app(scope, receive, send)
+    return (time.perf_counter() - started) / count * 1e6
+
+
+def _uvicorn(factory: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        factory,
+        "--factory",
+        "--no-access-log",
+        "--workers",
+        "1",
+    ]
+
+
+def _serve(workers: int) -> list[str]:
+    return [sys.executable, "-m", "app", "serve", "--workers", str(workers)]
+
+
+def _measure(command: list[str], database: str, duration: int, connections: int) -> float:
+    port = 18000 + os.getpid() % 1000
+    env = os.environ | {"DATABASE_URL": database, "LOG_LEVEL": "INFO"}
+    full = [*command, "--host", "127.0.0.1", "--port", str(port)]
+    with open(os.devnull, "wb") as sink:
+        server = subprocess.Popen(full, env=env, cwd=ROOT, stdout=sink, stderr=sink)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait(base)
+            _seed(base)
+            script = str(ROOT / "bench" / "wrk" / "get_one.lua")
+            wrk = [
+                "wrk",
+                "-t2",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "-s",
+                script,
+                base,
+                "--",
+                str(HEROES),
+            ]
+            output = subprocess.run(wrk, capture_output=True, text=True, check=True).stdout
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    assert match, output
+    return float(match.group(1))
+
+
+def _wait(base: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit("bench: the server did not start")
+
+
+def _seed(base: str) -> None:
+    with httpx.Client(base_url=base) as client:
+        count = len(client.get("/heroes/", params={"limit": 1}).json())
+        if count:
+            return
+        for number in range(HEROES):
+            client.post("/heroes/", json={"name": f"hero-{number}", "secret_name": "s"})
+
+
+def _report(results: dict[str, list[float]]) -> None:
+    names = list(results)
+    print("\n| | " + " | ".join(names) + " |")
+    print("|---|" + "--:|" * len(names))
+    print(
+        "| median requests/s | "
+        + " | ".join(f"{statistics.median(v):,.0f}" for v in results.values())
+        + " |"
+    )
+    first, second = (results[name] for name in names)
+    ratios = [b / a for a, b in zip(first, second, strict=True)]
+    print(f"\n{names[1]} / {names[0]}, per repetition: " + ", ".join(f"{r:.2f}" for r in ratios))
+    print(f"median ratio: {statistics.median(ratios):.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""The per-client rate limit (in memory, and shared through Redis), CORS, and readiness
+against a database that cannot be reached."""
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.core.config import load_settings
+from app.main import create_app
+from tests.conftest import free_port, skip_or_fail
+from tests.ops.conftest import JsonLines
+from tests.ops.processes import REDIS_TEST_URL, PrivateRedis
+
+
+def make_app(tmp_path: Path, **settings: object) -> FastAPI:
+    url = f"sqlite:///{tmp_path / 'heroes.db'}"
+    return create_app(load_settings(database_url=url, environment="test", **settings))
+
+
+@pytest.fixture
+def shared_redis() -> str:
+    """The test Redis database, reachable (skipped locally, failing in CI, if not)."""
+    try:
+        redis.Redis.from_url(REDIS_TEST_URL, socket_timeout=1).ping()
+    except redis.RedisError as error:
+        skip_or_fail(f"cannot reach Redis at {REDIS_TEST_URL}: {error}")
+    return REDIS_TEST_URL
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    server = PrivateRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def statuses(client: TestClient, count: int, **headers: str) -> list[int]:
+    return [client.get("/heroes/", headers=headers).status_code for _ in range(count)]
+
+
+def test_the_rate_limit_is_off_by_default(tmp_path: Path) -> None:
+    with TestClient(make_app(tmp_path)) as client:
+        assert set(statuses(client, 150)) == {200}
+
+
+def test_over_the_burst_a_client_gets_429_with_retry_after(tmp_path: Path) -> None:
+    app = make_app(tmp_path, rate_limit_per_second=0.5, rate_limit_burst=5)
+    with TestClient(app) as client:
+        assert statuses(client, 5) == [200] * 5
+        response = client.get("/heroes/")
+
+    assert response.status_code == 429
+    assert response.json() == {"detail": "Too many requests, slow down"}
+    assert response.headers["retry-after"] == "2"  # one token at 0.5 per second
+    assert response.headers["x-request-id"]
+
+
+def test_tokens_come_back_at_the_rate(tmp_path: Path) -> None:
+    app = make_app(tmp_path, rate_limit_per_second=20, rate_limit_burst=2)
+    with TestClient(app) as client:
+        assert statuses(client, 3) == [200, 200, 429]
+        time.sleep(0.1)  # two tokens at 20 per second
+        assert statuses(client, 1) == [200]
+
+
+def test_health_and_metrics_are_never_limited(tmp_path: Path) -> None:
+    app = make_app(tmp_path, rate_limit_per_second=0.1, rate_limit_burst=1)
+    with TestClient(app) as client:
+        assert statuses(client, 2) == [200, 429]
+        for path in ("/healthz", "/readyz", "/metrics"):
+            assert client.get(path).status_code == 200
+        assert 'kind="RateLimited"' in client.get("/metrics").text
+
+
+def test_clients_are_told_apart_by_the_trusted_header(tmp_path: Path) -> None:
+    app = make_app(
+        tmp_path,
+        rate_limit_per_second=0.1,
+        rate_limit_burst=2,
+        rate_limit_client_header="X-Forwarded-For",
+    )
+    with TestClient(app) as client:
+        first = {"X-Forwarded-For": "203.0.113.7"}
+        # A client cannot pick its own bucket: the proxy appends the address it saw.
+        spoofed = {"X-Forwarded-For": "198.51.100.1, 203.0.113.7"}
+        assert statuses(client, 2, **first) + statuses(client, 1, **spoofed) == [200, 200, 429]
+        assert statuses(client, 2, **{"X-Forwarded-For": "203.0.113.8"}) == [200, 200]
+
+
+def test_redis_shares_one_budget_between_two_apps(tmp_path: Path, shared_redis: str) -> None:
+    limits = {"rate_limit_per_second": 0.1, "rate_limit_burst": 6, "redis_url": shared_redis}
+    prefix = f"heroes-test-{uuid.uuid4().hex}:"
+    one = make_app(tmp_path, redis_key_prefix=prefix, **limits)
+    two = make_app(tmp_path, redis_key_prefix=prefix, **limits)
+    with TestClient(one) as first, TestClient(two) as second:
+        answered = [
+            status for _ in range(6) for status in statuses(first, 1) + statuses(second, 1)
+        ]
+
+    assert answered.count(200) == 6
+    assert answered.count(429) == 6
+
+
+def test_without_redis_the_limit_is_local_and_the_service_serves(
+    tmp_path: Path, json_logs: JsonLines
+) -> None:
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"
+    app = make_app(tmp_path, rate_limit_per_second=0.1, rate_limit_burst=3, redis_url=unreachable)
+    with TestClient(app) as client:
+        assert statuses(client, 4) == [200, 200, 200, 429]
+
+    warnings = [line for line in json_logs.lines if line["level"] == "WARNING"]
+    assert len(warnings) == 1  # once per outage, not once per request
+    assert "Redis unavailable" in warnings[0]["message"]
+
+
+def test_redis_going_away_and_coming_back(
+    tmp_path: Path, private_redis: PrivateRedis, json_logs: JsonLines
+) -> None:
+    app = make_app(
+        tmp_path, rate_limit_per_second=0.1, rate_limit_burst=3, redis_url=private_redis.url
+    )
+    with TestClient(app) as client:
+        assert statuses(client, 2) == [200, 200]  # two of Redis' three tokens
+        private_redis.stop()
+        # Local buckets while Redis is away: a fresh budget of three, then 429.
+        assert statuses(client, 4) == [200, 200, 200, 429]
+        private_redis.start()  # empty: a fresh bucket once the limiter retries Redis
+        time.sleep(1.1)
+        assert statuses(client, 4) == [200, 200, 200, 429]
+
+    messages = [line["message"] for line in json_logs.lines if line["level"] == "WARNING"]
+    assert len(messages) == 2
+    assert "Redis unavailable" in messages[0]
+    assert "Redis is back" in messages[1]
+
+
+def test_cors_allows_the_configured_origins_only(tmp_path: Path) -> None:
+    app = make_app(tmp_path, cors_allow_origins="https://ui.example")
+    preflight = {"Access-Control-Request-Method": "POST"}
+    with TestClient(app) as client:
+        allowed = client.options("/heroes/", headers={"Origin": "https://ui.example"} | preflight)
+        refused = client.options(
+            "/heroes/", headers={"Origin": "https://evil.example"} | preflight
+        )
+        simple = client.get("/heroes/", headers={"Origin": "https://ui.example"})
+
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://ui.example"
+    assert refused.status_code == 400
+    assert "access-control-allow-origin" not in refused.headers
+    assert simple.headers["access-control-allow-origin"] == "https://ui.example"
+    assert "x-request-id" in simple.headers["access-control-expose-headers"].lower()
+
+
+def test_readyz_is_503_while_the_database_cannot_be_reached(json_logs: JsonLines) -> None:
+    url = f"postgresql://heroes:hunter2@127.0.0.1:{free_port()}/heroes"
+    app = create_app(load_settings(database_url=url, db_connect_timeout=1))
+    client = TestClient(app)  # no lifespan: it would create the tables
+
+    ready = client.get("/readyz", headers={"X-Request-ID": "ready-1"})
+    live = client.get("/healthz")
+
+    assert ready.status_code == 503
+    assert ready.json() == {"detail": "Database unavailable, try again shortly"}
+    assert ready.headers["retry-after"] == "1"
+    assert live.status_code == 200
+    lines = json_logs.of("ready-1")
+    assert [line["logger"] for line in lines] == ["app.core.errors", "app.access", "app.errors"]
+    assert lines[2]["kind"] == "DatabaseUnavailable"
+    assert "hunter2" not in repr(json_logs.lines)
