@@ -10,9 +10,10 @@ from starlette.concurrency import run_in_threadpool
 
 from app import __version__
 from app.core.config import Settings, SettingsError, load_settings
-from app.core.db import create_db_and_tables, create_db_engine, get_engine, get_session
+from app.core.db import create_db_engine, get_engine, get_session
 from app.core.errors import install_error_handlers
 from app.core.limits import BodySizeLimitMiddleware
+from app.core.schema import SchemaError, prepare_database, verify_schema
 from app.heroes.router import router as heroes_router
 
 __all__ = ["app", "create_app", "get_session"]
@@ -24,7 +25,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Threads beyond the pool's connections would only queue inside the pool.
     to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
     engine = get_engine(app)
-    await run_in_threadpool(create_db_and_tables, engine)
+    await run_in_threadpool(prepare_database, engine, migrate=settings.migrate_on_start)
     try:
         yield
     finally:
@@ -47,7 +48,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def _refuse_a_stale_schema(app: FastAPI) -> None:
+    """Check the schema on import, where a refusal is one line (a failed lifespan is a
+    traceback in uvicorn's log). Migrating is left to the lifespan."""
+    if not app.state.settings.migrate_on_start:
+        engine = get_engine(app)
+        verify_schema(engine)
+        engine.dispose()  # no connection carried into the workers
+
+
 try:
     app = create_app()
-except SettingsError as error:
+    _refuse_a_stale_schema(app)
+except (SettingsError, SchemaError) as error:
     raise SystemExit(f"heroes: {error}") from None

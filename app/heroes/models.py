@@ -4,11 +4,14 @@ Requests are validated by the non-table models only; the table model is built fr
 Every bound is declared here, so that nothing the API accepts can overflow a column.
 """
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator
-from sqlalchemy import BigInteger, Integer
+from sqlalchemy import BigInteger, Integer, func
 from sqlmodel import Field, SQLModel
+
+from app.core.models import UTCDateTime, utc_now
 
 NAME_MAX_LENGTH = 255
 SECRET_NAME_MAX_LENGTH = 255
@@ -45,6 +48,18 @@ class Hero(HeroBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True, sa_type=_HERO_ID_TYPE)
     secret_name: str = Field(max_length=SECRET_NAME_MAX_LENGTH)
+    # Never part of a hero's JSON body. The service sets both; the database's default
+    # covers rows written by other tools.
+    created_at: datetime = Field(
+        default_factory=utc_now,
+        sa_type=UTCDateTime,
+        sa_column_kwargs={"server_default": func.current_timestamp()},
+    )
+    updated_at: datetime = Field(
+        default_factory=utc_now,
+        sa_type=UTCDateTime,
+        sa_column_kwargs={"server_default": func.current_timestamp()},
+    )
 
 
 class HeroPublic(HeroBase):

@@ -35,6 +35,7 @@ BAD_VALUES = [
     ("MAX_BODY_SIZE", "-1"),
     ("LOG_LEVEL", "LOUD"),
     ("ENVIRONMENT", "prod"),
+    ("DB_MIGRATE_ON_START", "sometimes"),
 ]
 
 
@@ -70,6 +71,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.max_body_size == 1024 * 1024
     assert settings.log_level == "INFO"
     assert settings.environment == "development"
+    assert settings.db_migrate_on_start == "auto"
 
 
 def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,6 +88,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
         "MAX_BODY_SIZE": "2048",
         "LOG_LEVEL": "debug",
         "ENVIRONMENT": "production",
+        "DB_MIGRATE_ON_START": "TRUE",
     }
     assert set(values) == set(SETTING_NAMES)
     for name, value in values.items():
@@ -103,6 +106,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert settings.max_body_size == 2048
     assert settings.log_level == "DEBUG"
     assert settings.environment == "production"
+    assert settings.db_migrate_on_start == "true"
 
 
 def test_dotenv_in_the_working_directory_is_read(clean_environment: Path) -> None:
@@ -130,6 +134,24 @@ def test_environment_wins_over_dotenv(
 
     assert settings.db_pool_size == 60
     assert settings.log_level == "ERROR"
+
+
+@pytest.mark.parametrize(
+    ("url", "setting", "migrates"),
+    [
+        ("sqlite:///./heroes.db", "auto", True),
+        ("postgresql://u@h/db", "auto", False),
+        ("mariadb://u@h/db", "auto", False),
+        ("sqlite:///./heroes.db", "false", False),
+        ("postgresql://u@h/db", "true", True),
+    ],
+)
+def test_migrating_on_start_is_automatic_on_sqlite_only(
+    url: str, setting: str, *, migrates: bool
+) -> None:
+    settings = load_settings(database_url=url, db_migrate_on_start=setting)
+
+    assert settings.migrate_on_start is migrates
 
 
 @pytest.mark.parametrize(
