@@ -44,6 +44,9 @@ class Hero(HeroBase, table=True):
         "sqlite_autoincrement": True,
         "mysql_charset": "utf8mb4",
         "mysql_collate": "utf8mb4_bin",
+        # SQLAlchemy's MariaDB dialect reads only its own prefix.
+        "mariadb_charset": "utf8mb4",
+        "mariadb_collate": "utf8mb4_bin",
     }
 
     id: int | None = Field(default=None, primary_key=True, sa_type=_HERO_ID_TYPE)

@@ -33,6 +33,8 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",
+        mariadb_charset="utf8mb4",
+        mariadb_collate="utf8mb4_bin",
     )
     op.create_index(op.f("ix_hero_name"), "hero", ["name"])
     op.create_index(op.f("ix_hero_age"), "hero", ["age"])

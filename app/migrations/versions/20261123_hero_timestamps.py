@@ -5,7 +5,8 @@ Revises: 0001
 Created: 2026-11-23
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -26,7 +27,43 @@ NOW = sa.text("CURRENT_TIMESTAMP")
 TABLE_KWARGS = {"sqlite_autoincrement": True}
 
 
+@contextmanager
+def keeping_sqlite_sequence() -> Iterator[None]:
+    """Keep the highest id ever handed out across SQLite's table rebuilds.
+
+    A rebuilt table's AUTOINCREMENT counter restarts from its largest remaining id, so
+    the ids of the latest deleted heroes would be handed out again.
+    """
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        yield
+        return
+    find = sa.text("SELECT seq FROM sqlite_sequence WHERE name = 'hero'")
+    before = bind.execute(find).scalar() or 0
+    yield
+    after = bind.execute(find).scalar() or 0
+    bind.execute(sa.text("DELETE FROM sqlite_sequence WHERE name = 'hero'"))
+    bind.execute(
+        sa.text("INSERT INTO sqlite_sequence (name, seq) VALUES ('hero', :seq)"),
+        {"seq": max(before, after)},
+    )
+
+
 def upgrade() -> None:
+    with keeping_sqlite_sequence():
+        add_timestamps()
+
+
+def downgrade() -> None:
+    with (
+        keeping_sqlite_sequence(),
+        op.batch_alter_table("hero", table_kwargs=TABLE_KWARGS) as batch,
+    ):
+        for name in reversed(COLUMNS):
+            batch.drop_column(name)
+
+
+def add_timestamps() -> None:
     # Added nullable, filled, then made NOT NULL: every existing row gets one explicit UTC
     # value, the same on every backend, whatever the server's time zone.
     with op.batch_alter_table("hero", table_kwargs=TABLE_KWARGS) as batch:
@@ -42,9 +79,3 @@ def upgrade() -> None:
             batch.alter_column(
                 name, existing_type=TIMESTAMP, existing_server_default=NOW, nullable=False
             )
-
-
-def downgrade() -> None:
-    with op.batch_alter_table("hero", table_kwargs=TABLE_KWARGS) as batch:
-        for name in reversed(COLUMNS):
-            batch.drop_column(name)

@@ -1,0 +1,56 @@
+"""An empty database of its own for each migration test, on each backend.
+
+Migration tests create and drop the hero table, so they work beside the suite's database:
+a fresh SQLite file, a PostgreSQL schema, a MariaDB database (`<test database>_scratch`).
+"""
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import URL, make_url
+
+from app.core.config import load_settings
+from app.core.db import create_db_engine
+from tests.conftest import BACKENDS, drop_every_table, reachable_server_url
+
+SCRATCH = "scratch"
+
+
+@pytest.fixture(params=BACKENDS)
+def scratch_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of an empty database (no table at all), as DATABASE_URL would give it."""
+    backend: str = request.param
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('scratch') / 'heroes.db'}"
+    url = _scratch_place(make_url(reachable_server_url(backend)))
+    engine = create_engine(url)
+    try:
+        drop_every_table(engine)
+    finally:
+        engine.dispose()
+    return url.render_as_string(hide_password=False)
+
+
+def _scratch_place(url: URL) -> URL:
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            if url.get_backend_name() == "postgresql":
+                connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCRATCH}"))
+                return url.update_query_dict({"options": f"-csearch_path={SCRATCH}"})
+            database = f"{url.database}_{SCRATCH}"
+            connection.execute(
+                text(f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4")
+            )
+            return url.set(database=database)
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def scratch_engine(scratch_url: str) -> Iterator[Engine]:
+    """The service's own engine on the empty database."""
+    engine = create_db_engine(load_settings(database_url=scratch_url))
+    yield engine
+    engine.dispose()
