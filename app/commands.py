@@ -70,7 +70,7 @@ def run_command(args: argparse.Namespace) -> None:
     except (SchemaError, CommandError) as error:
         raise CommandFailed(str(error).splitlines()[0]) from None
     except SQLAlchemyError as error:
-        raise CommandFailed(f"database error: {describe_database_error(error)}") from None
+        raise CommandFailed(describe_database_error(error)) from None
     finally:
         engine.dispose()
 

@@ -13,7 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 FILE_TEMPLATE = "%%(year)d%%(month).2d%%(day).2d_%%(slug)s"
@@ -78,7 +78,7 @@ def database_revision(engine: Engine) -> str | None:
         with engine.connect() as connection:
             return current_revision(connection)
     except SQLAlchemyError as error:
-        raise SchemaError(f"cannot reach the database: {describe_database_error(error)}") from None
+        raise SchemaError(describe_database_error(error)) from None
 
 
 def verify_schema(engine: Engine) -> None:
@@ -106,9 +106,15 @@ def prepare_database(engine: Engine, *, migrate: bool) -> None:
 
 
 def describe_database_error(error: SQLAlchemyError) -> str:
+    """One line: what went wrong, in the driver's words (which never hold the password)."""
     cause = getattr(error, "orig", None) or error
     lines = str(cause).strip().splitlines() or [""]
-    return f"{type(cause).__name__}: {lines[0]}"
+    what = "cannot reach the database" if _is_unreachable(error) else "database error"
+    return f"{what}: {type(cause).__name__}: {lines[0]}"
+
+
+def _is_unreachable(error: SQLAlchemyError) -> bool:
+    return isinstance(error, OperationalError | InterfaceError)
 
 
 @contextmanager
