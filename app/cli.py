@@ -1,4 +1,5 @@
-"""The `heroes` command: `heroes serve` runs the service with uvicorn."""
+"""The `heroes` command: `heroes serve` runs the service with uvicorn; `migrate` and `seed`
+(app/commands.py) manage its database."""
 
 import argparse
 import os
@@ -8,19 +9,27 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import uvicorn
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
+from app.commands import CommandFailed, add_commands, run_command
 from app.core.config import Settings, SettingsError, load_settings
-from app.core.db import create_db_and_tables, create_db_engine
-from app.heroes import models as _hero_models  # noqa: F401  # puts the tables in the metadata
+from app.core.db import create_db_engine
+from app.core.schema import SchemaError, describe_database_error, prepare_database
 from app.observability.logs import uvicorn_log_config
 from app.observability.metrics import MULTIPROC_DIR_VARIABLE, prepare_multiprocess_directory
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """A usage error in one line, as every other error of the command."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="heroes", description="The heroes service.")
+    parser = _Parser(prog="heroes", description="The heroes service.")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -29,14 +38,14 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, help="worker processes (default: WEB_CONCURRENCY, or the CPUs)"
     )
     serve.add_argument("--reload", action="store_true", help="restart on code changes")
+    add_commands(commands)
     return parser
 
 
 def serve(host: str, port: int, workers: int | None, *, reload: bool) -> None:
     settings = load_settings()  # fail here, in one line, before any worker starts
     workers = 1 if reload else workers or settings.web_concurrency
-    if workers > 1:
-        _create_tables(settings)
+    _prepare_schema(settings)
     with _metrics_shared_by(workers):
         uvicorn.run(
             "app.main:app",
@@ -51,12 +60,14 @@ def serve(host: str, port: int, workers: int | None, *, reload: bool) -> None:
         )
 
 
-def _create_tables(settings: Settings) -> None:
-    """Once, before the workers start: each would create the tables at startup, and two
-    doing so at once on an empty database fail ("already exists")."""
+def _prepare_schema(settings: Settings) -> None:
+    """Migrate (or check the schema) once, before any worker starts: a failure is then one
+    line here, not a traceback from each worker's lifespan."""
     engine = create_db_engine(settings)
     try:
-        create_db_and_tables(engine)
+        prepare_database(engine, migrate=settings.migrate_on_start)
+    except SQLAlchemyError as error:
+        raise SchemaError(describe_database_error(error)) from None
     finally:
         engine.dispose()
 
@@ -82,9 +93,13 @@ def _metrics_shared_by(workers: int) -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.command != "serve":
+        try:
+            run_command(args)
+        except (SettingsError, CommandFailed) as error:
+            sys.exit(f"heroes: {error}")
+        return
     try:
         serve(args.host, args.port, args.workers, reload=args.reload)
-    except SettingsError as error:
+    except (SettingsError, SchemaError) as error:
         sys.exit(f"heroes: {error}")
-    except OperationalError as error:  # creating the tables before the workers start
-        sys.exit(f"heroes: cannot reach the database: {type(error.orig).__name__}")

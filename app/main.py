@@ -12,12 +12,13 @@ from starlette.middleware.cors import CORSMiddleware
 
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.database import Database, DependencyOverrides, create_database
-from app.core.db import create_db_and_tables, create_db_engine, get_engine, get_session
+from app.core.db import create_db_engine, get_engine, get_session
 from app.core.docs import DOCS_URL, REDOC_URL, api_info, install_docs, operation_id
 from app.core.errors import install_error_handlers
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.limits import BodySizeLimitMiddleware
 from app.core.ratelimit import Limiter, RateLimitMiddleware, create_limiter
+from app.core.schema import SchemaError, prepare_database, verify_schema
 from app.health import openapi as health_openapi
 from app.health.router import router as health_router
 from app.heroes import openapi as heroes_openapi
@@ -42,7 +43,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
     engine = get_engine(app)
     logger.info("starting", extra={"fields": _startup_fields(settings)})
-    await run_in_threadpool(create_db_and_tables, engine)
+    await run_in_threadpool(prepare_database, engine, migrate=settings.migrate_on_start)
     database: Database = app.state.database
     sampler = asyncio.create_task(_sample_pool(database))
     try:
@@ -133,7 +134,17 @@ def _add_production_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(ObserveRequests, routes=app.router.routes)
 
 
+def _refuse_a_stale_schema(app: FastAPI) -> None:
+    """Check the schema on import, where a refusal is one line (a failed lifespan is a
+    traceback in uvicorn's log). Migrating is left to the lifespan."""
+    if not app.state.settings.migrate_on_start:
+        engine = get_engine(app)
+        verify_schema(engine)
+        engine.dispose()  # no connection carried into the workers
+
+
 try:
     app = create_app()
-except SettingsError as error:
+    _refuse_a_stale_schema(app)
+except (SettingsError, SchemaError) as error:
     raise SystemExit(f"heroes: {error}") from None

@@ -450,7 +450,7 @@ class Databases:
                 connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
     def create_table(self, database: str, app: str) -> None:
-        """A fresh, empty hero table, created by the app's own code (its create_all)."""
+        """A fresh, empty hero table, created by the app's own code (create_all, migrations)."""
         if database == "sqlite":
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{self.sqlite_path(app)}{suffix}").unlink(missing_ok=True)
@@ -462,12 +462,12 @@ class Databases:
         if app == "tutorial":
             code = "import bench.tutorial_app as t; t.create_db_and_tables()"
         else:
-            # The raw app reads and writes the service's table: same DDL.
+            # The raw app reads and writes the service's table: same migrations.
             code = (
-                "import app.heroes.models\n"
                 "from app.core.config import load_settings\n"
-                "from app.core.db import create_db_and_tables, create_db_engine\n"
-                "create_db_and_tables(create_db_engine(load_settings()))\n"
+                "from app.core.db import create_db_engine\n"
+                "from app.core.schema import upgrade\n"
+                "upgrade(create_db_engine(load_settings()))\n"
             )
         env = {**os.environ, "DATABASE_URL": self.url(database, app)}
         subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)

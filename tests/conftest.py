@@ -17,12 +17,13 @@ import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, delete, text
+from sqlalchemy import Engine, MetaData, create_engine, delete, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel
 
 from app.core.config import Settings, load_settings
 from app.core.db import get_engine
+from app.core.schema import upgrade
 from app.main import create_app
 
 BACKENDS = ("sqlite", "postgresql", "mariadb")
@@ -76,9 +77,17 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture(scope="session")
 def app(settings: Settings) -> FastAPI:
     app = create_app(settings)
-    # Start from the schema the models describe, whatever an earlier run left behind.
-    SQLModel.metadata.drop_all(get_engine(app))
+    # Start from the schema the migrations make, whatever an earlier run left behind.
+    drop_every_table(get_engine(app))
+    upgrade(get_engine(app))
     return app
+
+
+def drop_every_table(engine: Engine) -> None:
+    """An empty database: the tables, alembic_version and whatever a failed run left."""
+    tables = MetaData()
+    tables.reflect(engine)
+    tables.drop_all(engine)
 
 
 @pytest.fixture(scope="session")

@@ -47,6 +47,10 @@ LogLevel = Annotated[
     BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value),
 ]
 Environment = Literal["development", "test", "staging", "production"]
+MigrateOnStart = Annotated[
+    Literal["auto", "true", "false"],
+    BeforeValidator(lambda value: value.lower() if isinstance(value, str) else value),
+]
 
 
 def _split_commas(value: object) -> object:
@@ -102,6 +106,7 @@ class Settings(BaseSettings):
     max_body_size: int = Field(default=1024 * 1024, ge=1024)
     log_level: LogLevel = "INFO"
     environment: Environment = "development"
+    db_migrate_on_start: MigrateOnStart = "auto"
 
     # Running in production (README, "Running in production").
     web_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
@@ -125,6 +130,14 @@ class Settings(BaseSettings):
                 f"({self.worker_threads} > {self.db_pool_size} + {self.db_max_overflow})"
             )
         return self
+
+    @property
+    def migrate_on_start(self) -> bool:
+        """`auto`: the embedded SQLite migrates itself; a server database is migrated as
+        a deploy step, before the new code starts."""
+        if self.db_migrate_on_start == "auto":
+            return make_url(self.database_url).get_backend_name() == "sqlite"
+        return self.db_migrate_on_start == "true"
 
 
 def describe_validation_error(error: ValidationError) -> str:

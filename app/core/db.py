@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI, Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from app.core.config import Settings
 
@@ -85,10 +85,6 @@ def configure_sqlite_connection(dbapi_connection: Any, _record: object) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
-
-
-def create_db_and_tables(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine)
 
 
 def get_engine(app: FastAPI) -> Engine:

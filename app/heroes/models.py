@@ -4,11 +4,15 @@ Requests are validated by the non-table models only; the table model is built fr
 Every bound is declared here, so that nothing the API accepts can overflow a column.
 """
 
-from typing import Annotated, TypedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict
-from sqlalchemy import BigInteger, Integer
+from sqlalchemy import BigInteger, Integer, func
 from sqlmodel import Field, SQLModel
+
+from app.core.models import UTCDateTime, utc_now
 
 NAME_MAX_LENGTH = 255
 SECRET_NAME_MAX_LENGTH = 255
@@ -57,24 +61,48 @@ class Hero(HeroBase, table=True):
         "sqlite_autoincrement": True,
         "mysql_charset": "utf8mb4",
         "mysql_collate": "utf8mb4_bin",
+        # SQLAlchemy's MariaDB dialect reads only its own prefix.
+        "mariadb_charset": "utf8mb4",
+        "mariadb_collate": "utf8mb4_bin",
     }
 
     id: int | None = Field(default=None, primary_key=True, sa_type=_HERO_ID_TYPE)
     secret_name: str = Field(max_length=SECRET_NAME_MAX_LENGTH)
+    # Never part of a hero's JSON body. The service sets both; the database's default
+    # covers rows written by other tools.
+    created_at: datetime = Field(
+        default_factory=utc_now,
+        sa_type=UTCDateTime,
+        sa_column_kwargs={"server_default": func.current_timestamp()},
+    )
+    updated_at: datetime = Field(
+        default_factory=utc_now,
+        sa_type=UTCDateTime,
+        sa_column_kwargs={"server_default": func.current_timestamp()},
+    )
 
 
 class HeroPublic(HeroBase):
     id: int = Field(description="Assigned by the service.", schema_extra={"examples": [1]})
 
 
-class HeroPublicRow(TypedDict):
-    """HeroPublic's fields as a plain dict, in its order, for lists: building 100 model
-    objects per page costs more than the query (bench/PROFILE.md). Read from the database,
-    so already valid."""
+TIMESTAMP_FIELDS = ("created_at", "updated_at")
+"""Fields a client may ask to see in a hero's body (`?fields=`); never there by default."""
 
+
+@dataclass(frozen=True, slots=True)
+class StoredHero:
+    """A hero as the service reads it back: HeroPublic's fields and the timestamps.
+
+    A plain record rather than a model: a page builds a hundred of these, and read from
+    the database they are already valid (bench/PROFILE.md prices SQLModel objects).
+    """
+
+    id: int
     name: str
     age: int | None
-    id: int
+    created_at: datetime
+    updated_at: datetime
 
 
 class HeroCreate(HeroBase):

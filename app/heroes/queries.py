@@ -17,13 +17,19 @@ from app.heroes.models import Hero
 
 hero_id = col(Hero.id)
 
-PUBLIC_COLUMNS: Columns = (hero_id, col(Hero.name), col(Hero.age))  # type: ignore[assignment]  # col() is typed as Mapped
-"""What a client may see of a hero, in HeroPublic's order."""
+STORED_COLUMNS: Columns = (  # type: ignore[assignment]  # col() is typed as Mapped
+    hero_id,
+    col(Hero.name),
+    col(Hero.age),
+    col(Hero.created_at),
+    col(Hero.updated_at),
+)
+"""What the service reads of a hero (never its secret), in StoredHero's order."""
 
-by_id = select(*PUBLIC_COLUMNS).where(hero_id == bindparam("hero_id"))
+by_id = select(*STORED_COLUMNS).where(hero_id == bindparam("hero_id"))
 
 page_by_id = (
-    select(*PUBLIC_COLUMNS).order_by(hero_id).offset(bindparam("offset")).limit(bindparam("limit"))
+    select(*STORED_COLUMNS).order_by(hero_id).offset(bindparam("offset")).limit(bindparam("limit"))
 )
 
 insert_hero = (
@@ -32,6 +38,8 @@ insert_hero = (
         name=bindparam("set_name"),
         secret_name=bindparam("set_secret_name"),
         age=bindparam("set_age"),
+        created_at=bindparam("set_created_at"),
+        updated_at=bindparam("set_updated_at"),
     )
     .returning(hero_id)
 )
@@ -43,7 +51,9 @@ UPDATABLE = frozenset({"name", "secret_name", "age"})
 
 @cache
 def update_by_id(fields: frozenset[str]) -> Update:
-    """The UPDATE that sets exactly `fields` (one statement per set of fields, at most 7)."""
+    """The UPDATE that sets exactly `fields`, and `updated_at` (one statement per set of
+    fields, at most 7)."""
     assert fields <= UPDATABLE  # noqa: S101
     values: dict[str, Any] = {field: bindparam(f"set_{field}") for field in sorted(fields)}
+    values["updated_at"] = bindparam("set_updated_at")
     return update(Hero).where(hero_id == bindparam("hero_id")).values(values)

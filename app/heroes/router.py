@@ -17,6 +17,7 @@ from app.heroes import service
 from app.heroes.dependencies import HeroDep, HeroId
 from app.heroes.errors import HeroNotFound, InvalidHeroChanges, InvalidHeroId, InvalidPage
 from app.heroes.models import HERO_ID_MAX, HeroCreate, HeroPublic, HeroUpdate
+from app.heroes.responses import ExtraFields, hero_response, heroes_response, requested
 
 # Routes are `async def` and await the service: the data-access layer decides, per backend,
 # what runs on the event loop and what on a thread (app/core/database, bench/PROFILE.md).
@@ -40,13 +41,13 @@ class Deleted(BaseModel):
     responses=declare(MalformedBody, BodyTooLarge, InvalidInput),
     summary="Create a hero",
 )
-async def create_hero(hero: HeroCreate, database: DatabaseDep) -> HeroPublic:
-    """Create a hero and answer it with its new id.
+async def create_hero(hero: HeroCreate, database: DatabaseDep) -> FastJSONResponse:
+    """Create a hero and answer it with its new id (and `Last-Modified`).
 
     Any `id` in the body, and any unknown field, is ignored: the service assigns the id.
     `secret_name` is stored and never returned.
     """
-    return await service.create_hero(database, hero)
+    return hero_response(await service.create_hero(database, hero))
 
 
 @router.get(
@@ -59,12 +60,14 @@ async def list_heroes(
     database: DatabaseDep,
     offset: Annotated[int, Query(ge=0, le=HERO_ID_MAX)] = 0,
     limit: Annotated[int, Query(ge=0, le=PAGE_SIZE_MAX)] = PAGE_SIZE_MAX,
+    fields: ExtraFields = None,
 ) -> FastJSONResponse:
     """Heroes in id order: paging by `offset` shows each hero once.
 
-    `limit` is 0 to 100 (default 100); `offset` is 0 or more.
+    `limit` is 0 to 100 (default 100); `offset` is 0 or more. `fields` adds timestamps.
     """
-    return FastJSONResponse(await service.list_heroes(database, offset=offset, limit=limit))
+    heroes = await service.list_heroes(database, offset=offset, limit=limit)
+    return heroes_response(heroes, requested(fields))
 
 
 @router.get(
@@ -73,9 +76,10 @@ async def list_heroes(
     responses=declare(HeroNotFound, InvalidHeroId),
     summary="Read a hero",
 )
-async def read_hero(hero: HeroDep) -> HeroPublic:
-    """The hero with this id, or 404 if there is none."""
-    return hero
+async def read_hero(hero: HeroDep, fields: ExtraFields = None) -> FastJSONResponse:
+    """The hero with this id, or 404 if there is none. `Last-Modified` says when it last
+    changed; `fields` adds the timestamps to the body."""
+    return hero_response(hero, requested(fields))
 
 
 @router.patch(
@@ -84,12 +88,15 @@ async def read_hero(hero: HeroDep) -> HeroPublic:
     responses=declare(HeroNotFound, MalformedBody, BodyTooLarge, InvalidHeroChanges),
     summary="Update a hero",
 )
-async def update_hero(hero_id: HeroId, changes: HeroUpdate, database: DatabaseDep) -> HeroPublic:
+async def update_hero(
+    hero_id: HeroId, changes: HeroUpdate, database: DatabaseDep
+) -> FastJSONResponse:
     """Change only the fields sent: `{"age": null}` clears the age, `{}` changes nothing.
 
-    `name` and `secret_name` may be left out but not set to null.
+    `name` and `secret_name` may be left out but not set to null. A change moves the
+    hero's `updated_at`, answered as `Last-Modified`.
     """
-    return await service.update_hero(database, hero_id, changes)
+    return hero_response(await service.update_hero(database, hero_id, changes))
 
 
 @router.delete(

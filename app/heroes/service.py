@@ -4,37 +4,48 @@ Each function takes the database first and runs single statements keyed by id, s
 requests resolve in the database: of two DELETEs one removes the row and the other matches
 nothing (404), and a PATCH that races a DELETE either updates the row or finds it gone
 (404). A PATCH answers with the row as its own UPDATE left it, never a later state.
+The service sets the timestamps: both on create, `updated_at` on every change.
 """
 
 from app.core.database import Database, Row
+from app.core.models import utc_now
 from app.heroes import queries
 from app.heroes.errors import HeroNotFound
-from app.heroes.models import HeroCreate, HeroPublic, HeroPublicRow, HeroUpdate
+from app.heroes.models import HeroCreate, HeroUpdate, StoredHero
 
 
-async def create_hero(database: Database, data: HeroCreate) -> HeroPublic:
-    params = {"set_name": data.name, "set_secret_name": data.secret_name, "set_age": data.age}
+async def create_hero(database: Database, data: HeroCreate) -> StoredHero:
+    now = utc_now()
+    params = {
+        "set_name": data.name,
+        "set_secret_name": data.secret_name,
+        "set_age": data.age,
+        "set_created_at": now,
+        "set_updated_at": now,
+    }
     row = await database.write_returning(queries.insert_hero, params)
     assert row is not None  # noqa: S101  # an INSERT ... RETURNING returns its row
-    return _public((row[0], data.name, data.age))
+    return StoredHero(row[0], data.name, data.age, now, now)
 
 
-async def get_hero(database: Database, hero_id: int) -> HeroPublic:
+async def get_hero(database: Database, hero_id: int) -> StoredHero:
     return _found(await database.fetch_one(queries.by_id, {"hero_id": hero_id}))
 
 
-async def list_heroes(database: Database, *, offset: int, limit: int) -> list[HeroPublicRow]:
+async def list_heroes(database: Database, *, offset: int, limit: int) -> list[StoredHero]:
     rows = await database.fetch_all(queries.page_by_id, {"offset": offset, "limit": limit})
-    return [{"name": name, "age": age, "id": hero_id} for hero_id, name, age in rows]
+    return [StoredHero(*row) for row in rows]
 
 
-async def update_hero(database: Database, hero_id: int, changes: HeroUpdate) -> HeroPublic:
+async def update_hero(database: Database, hero_id: int, changes: HeroUpdate) -> StoredHero:
+    """Only the fields sent change; an empty PATCH changes nothing, `updated_at` included."""
     values = changes.model_dump(exclude_unset=True)
     if not values:
         return await get_hero(database, hero_id)
     statement = queries.update_by_id(frozenset(values))
-    params = {"hero_id": hero_id} | {f"set_{field}": value for field, value in values.items()}
-    row = await database.update_returning(statement, queries.PUBLIC_COLUMNS, params)
+    params = {"hero_id": hero_id, "set_updated_at": utc_now()}
+    params |= {f"set_{field}": value for field, value in values.items()}
+    row = await database.update_returning(statement, queries.STORED_COLUMNS, params)
     return _found(row)
 
 
@@ -43,12 +54,7 @@ async def delete_hero(database: Database, hero_id: int) -> None:
         raise HeroNotFound()
 
 
-def _found(row: Row | None) -> HeroPublic:
+def _found(row: Row | None) -> StoredHero:
     if row is None:
         raise HeroNotFound()
-    return _public(row)
-
-
-def _public(row: Row) -> HeroPublic:
-    hero_id, name, age = row
-    return HeroPublic.model_construct(id=hero_id, name=name, age=age)  # stored: valid
+    return StoredHero(*row)

@@ -24,8 +24,9 @@ from app.core.database import Database, create_database
 from app.core.database.pool import AsyncConnectionPool, PoolTimeout
 from app.core.database.postgres import PostgresDatabase
 from app.core.database.sqlite import SqliteDatabase
-from app.core.db import create_db_and_tables, create_db_engine
+from app.core.db import create_db_engine
 from app.core.errors import DatabaseUnavailable
+from app.core.schema import upgrade
 from app.heroes import service
 from app.heroes.models import HeroCreate
 from tests.conftest import reachable_server_url
@@ -44,7 +45,7 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
 @asynccontextmanager
 async def opened(settings: Settings) -> AsyncIterator[Database]:
     engine = create_db_engine(settings)
-    create_db_and_tables(engine)
+    upgrade(engine)
     database = create_database(engine, settings)
     try:
         yield database

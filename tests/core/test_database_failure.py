@@ -141,6 +141,7 @@ def small_settings(database_url: str, **overrides: object) -> Settings:
         db_pool_size=4,
         db_max_overflow=2,
         worker_threads=4,
+        db_migrate_on_start="true",  # as a fresh deployment that migrates on start
         **overrides,
     )
 
@@ -234,7 +235,7 @@ def proxy(server_url: str) -> Iterator[TcpProxy]:
 
 @contextmanager
 def running_client(settings: Settings, proxy: TcpProxy) -> Iterator[TestClient]:
-    """The service, started (the lifespan creates the tables) with no heroes, over the proxy."""
+    """The service, started (the lifespan migrates) with no heroes, over the proxy."""
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as client:
         empty_tables(get_engine(app))

@@ -44,6 +44,7 @@ BAD_VALUES = [
     ("REDIS_TIMEOUT", "0"),
     ("CORS_ALLOW_ORIGINS", "example.com"),
     ("SECURITY_HEADERS", "sometimes"),
+    ("DB_MIGRATE_ON_START", "sometimes"),
 ]
 
 
@@ -88,6 +89,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert (settings.redis_key_prefix, settings.redis_timeout) == ("heroes:", 0.25)
     assert settings.cors_allow_origins == []
     assert settings.security_headers is True
+    assert settings.db_migrate_on_start == "auto"
 
 
 def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,6 +116,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
         "REDIS_TIMEOUT": "0.5",
         "CORS_ALLOW_ORIGINS": "https://a.example, http://b.example:8080",
         "SECURITY_HEADERS": "false",
+        "DB_MIGRATE_ON_START": "TRUE",
     }
     assert set(values) == set(SETTING_NAMES)
     for name, value in values.items():
@@ -138,6 +141,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert (settings.redis_key_prefix, settings.redis_timeout) == ("blue:", 0.5)
     assert settings.cors_allow_origins == ["https://a.example", "http://b.example:8080"]
     assert settings.security_headers is False
+    assert settings.db_migrate_on_start == "true"
 
 
 def test_dotenv_in_the_working_directory_is_read(clean_environment: Path) -> None:
@@ -165,6 +169,24 @@ def test_environment_wins_over_dotenv(
 
     assert settings.db_pool_size == 60
     assert settings.log_level == "ERROR"
+
+
+@pytest.mark.parametrize(
+    ("url", "setting", "migrates"),
+    [
+        ("sqlite:///./heroes.db", "auto", True),
+        ("postgresql://u@h/db", "auto", False),
+        ("mariadb://u@h/db", "auto", False),
+        ("sqlite:///./heroes.db", "false", False),
+        ("postgresql://u@h/db", "true", True),
+    ],
+)
+def test_migrating_on_start_is_automatic_on_sqlite_only(
+    url: str, setting: str, *, migrates: bool
+) -> None:
+    settings = load_settings(database_url=url, db_migrate_on_start=setting)
+
+    assert settings.migrate_on_start is migrates
 
 
 @pytest.mark.parametrize(

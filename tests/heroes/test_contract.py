@@ -195,7 +195,7 @@ def test_openapi_describes_every_route_parameter_and_body(client: TestClient) ->
     assert set(paths["/heroes/"]) == {"get", "post"}
     assert set(paths["/heroes/{hero_id}"]) == {"get", "patch", "delete"}
     list_params = {param["name"] for param in paths["/heroes/"]["get"]["parameters"]}
-    assert list_params == {"offset", "limit"}
+    assert list_params == {"offset", "limit", "fields"}  # fields: opt-in timestamps
     schemas = spec["components"]["schemas"]
     assert set(schemas["HeroPublic"]["properties"]) == HERO_KEYS
     assert "secret_name" in schemas["HeroCreate"]["properties"]

@@ -1,18 +1,23 @@
 """Hero bodies are the bytes FastAPI's own serialisation would send, whichever path
 renders them: pydantic for one hero, orjson for a page (app/core/responses.py)."""
 
+from datetime import UTC, datetime
+
 from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 from sqlmodel import Session
 
-from app.heroes.models import HeroPublic, HeroPublicRow
+from app.heroes.models import HeroPublic, StoredHero
+from app.heroes.responses import hero_body
 from tests.factories import make_hero
 
 ODD_BUT_LEGAL_NAMES = ("Zoë", "雷神", "emoji 🦸", 'quote " and \\ backslash', "tab\tnewline\n")
 
 
-def test_a_page_row_has_heroes_public_fields_in_their_order() -> None:
-    assert list(HeroPublicRow.__annotations__) == list(HeroPublic.model_fields)
+def test_a_body_has_heroes_public_fields_in_their_order() -> None:
+    hero = StoredHero(1, "Deadpond", None, datetime.now(UTC), datetime.now(UTC))
+
+    assert list(hero_body(hero)) == list(HeroPublic.model_fields)
 
 
 def test_a_page_is_byte_for_byte_what_fastapi_renders_for_its_heroes(

@@ -78,7 +78,9 @@ def start_service(
 ) -> Service:
     """`workers=None` leaves the count to WEB_CONCURRENCY in `environment`."""
     port = free_port()
-    env = os.environ | {"DATABASE_URL": database_url, "LOG_LEVEL": "INFO"} | environment
+    # Migrating on start: some tests give the service a database of its own, still empty.
+    defaults = {"DATABASE_URL": database_url, "LOG_LEVEL": "INFO", "DB_MIGRATE_ON_START": "true"}
+    env = os.environ | defaults | environment
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log_path = directory / f"service-{port}.log"
     command = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)]

@@ -23,10 +23,10 @@ def run_python(code: str, **environment: str) -> subprocess.CompletedProcess[str
     )
 
 
-def test_serve_creates_the_tables_before_several_workers_start(tmp_path: Path) -> None:
+def test_serve_migrates_once_before_several_workers_start(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    code = "from app.cli import _create_tables; from app.core.config import load_settings; "
-    code += f"_create_tables(load_settings(database_url={url!r}))"
+    code = "from app.cli import _prepare_schema; from app.core.config import load_settings; "
+    code += f"_prepare_schema(load_settings(database_url={url!r}))"
 
     finished = run_python(code)
 
@@ -45,4 +45,6 @@ def test_serve_stops_in_one_line_when_the_database_cannot_be_reached() -> None:
     finished = run_python(code, DATABASE_URL=url, DB_CONNECT_TIMEOUT="1")
 
     assert finished.returncode == 1
-    assert finished.stderr == "heroes: cannot reach the database: OperationalError\n"
+    assert finished.stderr.startswith("heroes: cannot reach the database: OperationalError: ")
+    assert finished.stderr.count("\n") == 1
+    assert "hunter2" not in finished.stderr

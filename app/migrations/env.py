@@ -1,0 +1,59 @@
+"""Alembic's environment: the service's models, and the database to migrate.
+
+The database is the connection handed over in `config.attributes["connection"]` (the
+service and the tests), or else the service's own DATABASE_URL (`alembic` by hand).
+"""
+
+from alembic import context
+from sqlalchemy import Connection
+from sqlmodel import SQLModel
+
+import app.heroes.models  # noqa: F401  # registers the tables on the metadata
+from app.core.config import load_settings
+from app.core.db import create_db_engine
+
+target_metadata = SQLModel.metadata
+
+
+def run_migrations(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        # SQLite changes most of a table only by rebuilding it.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        run_migrations(connection)
+        return
+    engine = create_db_engine(load_settings())
+    try:
+        with engine.connect() as own_connection:
+            run_migrations(own_connection)
+            own_connection.commit()
+    finally:
+        engine.dispose()
+
+
+def run_offline() -> None:
+    """`alembic upgrade --sql`: print the SQL for a database administrator to run."""
+    context.configure(
+        url=load_settings().database_url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()

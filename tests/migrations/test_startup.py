@@ -1,0 +1,88 @@
+"""Startup and the schema: migrate on start, or refuse a stale schema in one line."""
+
+import httpx2 as httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from app.core.schema import FIRST_REVISION, database_revision, head_revision, upgrade
+from tests.conftest import free_port, start_server, stop_server
+from tests.migrations.conftest import assert_one_line_error, run_python, service_engine
+
+
+# The ways the service is started: the CLI, and what `uvicorn app.main:app` does (import
+# app.main), both directly and through uvicorn itself.
+def start_command(how: str) -> list[str]:
+    return {
+        "heroes serve": ["-m", "app", "serve", "--port", str(free_port())],
+        "import app.main": ["-c", "import app.main"],
+        "uvicorn app.main:app": ["-m", "uvicorn", "app.main:app", "--port", str(free_port())],
+    }[how]
+
+
+HOWS = ["heroes serve", "import app.main", "uvicorn app.main:app"]
+
+
+@pytest.mark.parametrize("how", HOWS)
+def test_a_schema_behind_the_code_stops_startup_with_one_line_naming_the_command(
+    scratch_url: str, scratch_engine: Engine, how: str
+) -> None:
+    upgrade(scratch_engine, FIRST_REVISION)
+
+    result = run_python(*start_command(how), DATABASE_URL=scratch_url, DB_MIGRATE_ON_START="false")
+
+    line = assert_one_line_error(result, f"at {FIRST_REVISION}", f"needs {head_revision()}")
+    assert line.endswith('run "heroes migrate upgrade"'), line
+    assert database_revision(scratch_engine) == FIRST_REVISION  # left as it was
+
+
+def test_an_empty_server_database_is_not_migrated_by_default(server_scratch_url: str) -> None:
+    result = run_python(*start_command("uvicorn app.main:app"), DATABASE_URL=server_scratch_url)
+
+    assert_one_line_error(result, "schema is at none", 'run "heroes migrate upgrade"')
+
+
+def test_a_schema_ahead_of_the_code_stops_startup_naming_the_newer_code(
+    scratch_url: str, scratch_engine: Engine
+) -> None:
+    upgrade(scratch_engine)
+    with scratch_engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+
+    result = run_python(
+        *start_command("import app.main"), DATABASE_URL=scratch_url, DB_MIGRATE_ON_START="false"
+    )
+
+    assert_one_line_error(result, "at 0999", "newer than this code", "heroes migrate downgrade")
+
+
+@pytest.mark.parametrize("how", ["heroes serve", "uvicorn app.main:app"])
+@pytest.mark.parametrize(
+    "url", ["postgresql://postgres@127.0.0.1:{port}/x", "mariadb://root@127.0.0.1:{port}/x"]
+)
+def test_a_database_that_is_down_stops_startup_with_one_line(how: str, url: str) -> None:
+    result = run_python(*start_command(how), DATABASE_URL=url.format(port=free_port()))
+
+    assert_one_line_error(result, "heroes: cannot reach the database")
+
+
+def test_an_empty_database_migrates_itself_on_start(scratch_url: str) -> None:
+    # Automatic on SQLite; a server database migrates on start only when told to.
+    told = {} if scratch_url.startswith("sqlite") else {"DB_MIGRATE_ON_START": "true"}
+
+    assert_migrates_on_start(scratch_url, **told)
+
+
+def assert_migrates_on_start(url: str, **settings: str) -> None:
+    base_url, process = start_server(url, **settings)
+    try:
+        response = httpx.post(f"{base_url}/heroes/", json={"name": "A", "secret_name": "a"})
+    finally:
+        stop_server(process)
+
+    assert response.status_code == 200, response.text
+    assert set(response.json()) == {"id", "name", "age"}
+    engine = service_engine(url)
+    try:
+        assert database_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
