@@ -35,6 +35,27 @@ SERVER_URLS = {
 }
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SETTING_NAMES = frozenset(name.upper() for name in Settings.model_fields)
+
+
+def run_python(*arguments: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    return run_python_in(REPO_ROOT, *arguments, **settings)
+
+
+def run_python_in(cwd: Path, *arguments: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """Our interpreter in a subprocess (nothing the tests imported helps it), with only the
+    settings given: none leaks in from the environment running the tests."""
+    env = {name: value for name, value in os.environ.items() if name.upper() not in SETTING_NAMES}
+    env |= {"PYTHONPATH": str(REPO_ROOT)} | settings
+    return subprocess.run(  # noqa: S603  # our own interpreter and arguments
+        [sys.executable, *arguments],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
 
 
 def skip_or_fail(reason: str) -> None:

@@ -91,16 +91,22 @@ TIMESTAMP_FIELDS = ("created_at", "updated_at")
 
 
 @dataclass(frozen=True, slots=True)
-class StoredHero:
-    """A hero as the service reads it back: HeroPublic's fields and the timestamps.
+class HeroSummary:
+    """HeroPublic's fields as the service reads them back, for pages.
 
-    A plain record rather than a model: a page builds a hundred of these, and read from
-    the database they are already valid (bench/PROFILE.md prices SQLModel objects).
+    Plain records rather than models: a page builds a hundred of these, and read from the
+    database they are already valid (bench/PROFILE.md prices SQLModel objects).
     """
 
     id: int
     name: str
     age: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHero(HeroSummary):
+    """A hero with its timestamps: what reading, creating or changing one answers."""
+
     created_at: datetime
     updated_at: datetime
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from app.core.responses import FastJSONResponse
-from app.heroes.models import TIMESTAMP_FIELDS, StoredHero
+from app.heroes.models import TIMESTAMP_FIELDS, HeroSummary, StoredHero
 
 _FIELD = "|".join(TIMESTAMP_FIELDS)
 
@@ -36,7 +36,8 @@ def requested(fields: str | None) -> tuple[str, ...]:
     return tuple(name for name in TIMESTAMP_FIELDS if name in asked)
 
 
-def hero_body(hero: StoredHero, extra: Collection[str] = ()) -> dict[str, Any]:
+def hero_body(hero: HeroSummary, extra: Collection[str] = ()) -> dict[str, Any]:
+    """HeroPublic's fields in its order, then the `extra` ones (only a StoredHero has them)."""
     body: dict[str, Any] = {"name": hero.name, "age": hero.age, "id": hero.id}
     for name in extra:
         body[name] = getattr(hero, name)
@@ -48,5 +49,5 @@ def hero_response(hero: StoredHero, extra: Collection[str] = ()) -> FastJSONResp
     return FastJSONResponse(hero_body(hero, extra), headers={"Last-Modified": last_modified})
 
 
-def heroes_response(heroes: Sequence[StoredHero], extra: Collection[str]) -> FastJSONResponse:
+def heroes_response(heroes: Sequence[HeroSummary], extra: Collection[str]) -> FastJSONResponse:
     return FastJSONResponse([hero_body(hero, extra) for hero in heroes])

@@ -66,8 +66,11 @@ async def list_heroes(
 
     `limit` is 0 to 100 (default 100); `offset` is 0 or more. `fields` adds timestamps.
     """
-    heroes = await service.list_heroes(database, offset=offset, limit=limit)
-    return heroes_response(heroes, requested(fields))
+    extra = requested(fields)
+    heroes = await service.list_heroes(
+        database, offset=offset, limit=limit, timestamps=bool(extra)
+    )
+    return heroes_response(heroes, extra)
 
 
 @router.get(

@@ -11,7 +11,7 @@ from app.core.database import Database, Row
 from app.core.models import utc_now
 from app.heroes import queries
 from app.heroes.errors import HeroNotFound
-from app.heroes.models import HeroCreate, HeroUpdate, StoredHero
+from app.heroes.models import HeroCreate, HeroSummary, HeroUpdate, StoredHero
 
 
 async def create_hero(database: Database, data: HeroCreate) -> StoredHero:
@@ -32,9 +32,15 @@ async def get_hero(database: Database, hero_id: int) -> StoredHero:
     return _found(await database.fetch_one(queries.by_id, {"hero_id": hero_id}))
 
 
-async def list_heroes(database: Database, *, offset: int, limit: int) -> list[StoredHero]:
-    rows = await database.fetch_all(queries.page_by_id, {"offset": offset, "limit": limit})
-    return [StoredHero(*row) for row in rows]
+async def list_heroes(
+    database: Database, *, offset: int, limit: int, timestamps: bool = False
+) -> list[HeroSummary]:
+    """A page in id order: StoredHeroes if `timestamps`, else HeroSummaries."""
+    params = {"offset": offset, "limit": limit}
+    if timestamps:
+        rows = await database.fetch_all(queries.page_by_id_with_timestamps, params)
+        return [StoredHero(*row) for row in rows]
+    return [HeroSummary(*row) for row in await database.fetch_all(queries.page_by_id, params)]
 
 
 async def update_hero(database: Database, hero_id: int, changes: HeroUpdate) -> StoredHero:

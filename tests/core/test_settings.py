@@ -2,15 +2,12 @@
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from app.core.config import Settings, SettingsError, load_settings
-from tests.conftest import REPO_ROOT, free_port
-
-SETTING_NAMES = tuple(name.upper() for name in Settings.model_fields)
+from app.core.config import SettingsError, load_settings
+from tests.conftest import REPO_ROOT, SETTING_NAMES, free_port, run_python_in
 
 # (environment variable, bad value): each must stop startup with a line naming the variable.
 BAD_VALUES = [
@@ -294,17 +291,7 @@ def start_commands() -> dict[str, list[str]]:
 
 
 def start(command: list[str], cwd: Path, **settings: str) -> subprocess.CompletedProcess[str]:
-    env = {name: value for name, value in os.environ.items() if name.upper() not in SETTING_NAMES}
-    env |= {"PYTHONPATH": str(REPO_ROOT)} | settings
-    return subprocess.run(  # noqa: S603  # our own interpreter and arguments
-        [sys.executable, *command],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    return run_python_in(cwd, *command, **settings)
 
 
 def assert_stopped_with_one_line_naming(

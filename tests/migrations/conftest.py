@@ -4,20 +4,17 @@ Migration tests create and drop the hero table, so they work beside the suite's 
 a fresh SQLite file, a PostgreSQL schema, a MariaDB database (`<test database>_scratch`).
 """
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
-from app.core.config import Settings, load_settings
+from app.core.config import load_settings
 from app.core.db import create_db_engine
-from tests.conftest import BACKENDS, REPO_ROOT, drop_every_table, reachable_server_url
+from tests.conftest import BACKENDS, drop_every_table, reachable_server_url
 
-SETTINGS = {name.upper() for name in Settings.model_fields}
 Completed = subprocess.CompletedProcess[str]
 
 SCRATCH = "scratch"
@@ -76,22 +73,6 @@ def scratch_engine(scratch_url: str) -> Iterator[Engine]:
 
 def service_engine(url: str) -> Engine:
     return create_db_engine(load_settings(database_url=url))
-
-
-def run_python(*arguments: str, **settings: str) -> Completed:
-    """Our interpreter in a subprocess, with only the settings given (none from the
-    environment running the tests)."""
-    env = {name: value for name, value in os.environ.items() if name.upper() not in SETTINGS}
-    env |= {"PYTHONPATH": str(REPO_ROOT)} | settings
-    return subprocess.run(  # noqa: S603  # our own interpreter and arguments
-        [sys.executable, *arguments],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
 
 
 def assert_one_line_error(result: Completed, *fragments: str) -> str:

@@ -6,7 +6,8 @@ from sqlmodel import Session, select
 
 from app.core.schema import FIRST_REVISION, database_revision, head_revision, upgrade
 from app.heroes.models import Hero
-from tests.migrations.conftest import Completed, assert_one_line_error, run_python
+from tests.conftest import run_python
+from tests.migrations.conftest import Completed, assert_one_line_error
 
 
 def heroes(*arguments: str, **settings: str) -> Completed:

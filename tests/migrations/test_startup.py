@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from app.core.schema import FIRST_REVISION, database_revision, head_revision, upgrade
-from tests.conftest import free_port, start_server, stop_server
-from tests.migrations.conftest import assert_one_line_error, run_python, service_engine
+from tests.conftest import free_port, run_python, start_server, stop_server
+from tests.migrations.conftest import assert_one_line_error, service_engine
 
 
 # The ways the service is started: the CLI, and what `uvicorn app.main:app` does (import

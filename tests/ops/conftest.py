@@ -4,8 +4,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 
 from app.observability.logs import JsonFormatter
+from tests.conftest import skip_or_fail
+from tests.ops.processes import REDIS_TEST_URL
 
 
 class JsonLines(logging.Handler):
@@ -32,3 +35,13 @@ def json_logs() -> Iterator[JsonLines]:
         yield handler
     finally:
         logger.removeHandler(handler)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis database, reachable (skipped locally, failing in CI, if not)."""
+    try:
+        redis.Redis.from_url(REDIS_TEST_URL, socket_timeout=1).ping()
+    except redis.RedisError as error:
+        skip_or_fail(f"cannot reach Redis at {REDIS_TEST_URL}: {error}")
+    return REDIS_TEST_URL

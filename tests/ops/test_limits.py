@@ -7,30 +7,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.core.config import load_settings
 from app.main import create_app
-from tests.conftest import free_port, skip_or_fail
+from tests.conftest import free_port
 from tests.ops.conftest import JsonLines
-from tests.ops.processes import REDIS_TEST_URL, PrivateRedis
+from tests.ops.processes import PrivateRedis
 
 
 def make_app(tmp_path: Path, **settings: object) -> FastAPI:
     url = f"sqlite:///{tmp_path / 'heroes.db'}"
     return create_app(load_settings(database_url=url, environment="test", **settings))
-
-
-@pytest.fixture
-def shared_redis() -> str:
-    """The test Redis database, reachable (skipped locally, failing in CI, if not)."""
-    try:
-        redis.Redis.from_url(REDIS_TEST_URL, socket_timeout=1).ping()
-    except redis.RedisError as error:
-        skip_or_fail(f"cannot reach Redis at {REDIS_TEST_URL}: {error}")
-    return REDIS_TEST_URL
 
 
 @pytest.fixture
@@ -97,8 +86,8 @@ def test_clients_are_told_apart_by_the_trusted_header(tmp_path: Path) -> None:
         assert statuses(client, 2, **{"X-Forwarded-For": "203.0.113.8"}) == [200, 200]
 
 
-def test_redis_shares_one_budget_between_two_apps(tmp_path: Path, shared_redis: str) -> None:
-    limits = {"rate_limit_per_second": 0.1, "rate_limit_burst": 6, "redis_url": shared_redis}
+def test_redis_shares_one_budget_between_two_apps(tmp_path: Path, redis_url: str) -> None:
+    limits = {"rate_limit_per_second": 0.1, "rate_limit_burst": 6, "redis_url": redis_url}
     prefix = f"heroes-test-{uuid.uuid4().hex}:"
     one = make_app(tmp_path, redis_key_prefix=prefix, **limits)
     two = make_app(tmp_path, redis_key_prefix=prefix, **limits)

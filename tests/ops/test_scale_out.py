@@ -8,11 +8,9 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-import redis
 
-from tests.conftest import reachable_server_url, skip_or_fail
+from tests.conftest import reachable_server_url
 from tests.ops.processes import (
-    REDIS_TEST_URL,
     Service,
     running_nginx,
     running_service,
@@ -27,15 +25,6 @@ BURST = 20
 @pytest.fixture
 def postgres_url() -> str:
     return reachable_server_url("postgresql")
-
-
-@pytest.fixture
-def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_TEST_URL, socket_timeout=1).ping()
-    except redis.RedisError as error:
-        skip_or_fail(f"cannot reach Redis at {REDIS_TEST_URL}: {error}")
-    return REDIS_TEST_URL
 
 
 @pytest.fixture

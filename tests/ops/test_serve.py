@@ -1,26 +1,10 @@
 """`heroes serve` before its workers start."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect
 
-from tests.conftest import REPO_ROOT, free_port
-
-
-def run_python(code: str, **environment: str) -> subprocess.CompletedProcess[str]:
-    """In a fresh interpreter: nothing imported by the tests helps it."""
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "-c", code],
-        env=os.environ | environment,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.conftest import free_port, run_python
 
 
 def test_serve_migrates_once_before_several_workers_start(tmp_path: Path) -> None:
@@ -28,7 +12,7 @@ def test_serve_migrates_once_before_several_workers_start(tmp_path: Path) -> Non
     code = "from app.cli import _prepare_schema; from app.core.config import load_settings; "
     code += f"_prepare_schema(load_settings(database_url={url!r}))"
 
-    finished = run_python(code)
+    finished = run_python("-c", code)
 
     assert finished.returncode == 0, finished.stderr
     engine = create_engine(url)
@@ -42,7 +26,7 @@ def test_serve_stops_in_one_line_when_the_database_cannot_be_reached() -> None:
     url = f"postgresql://heroes:hunter2@127.0.0.1:{free_port()}/heroes"
     code = "from app.cli import main; main(['serve', '--workers', '2'])"
 
-    finished = run_python(code, DATABASE_URL=url, DB_CONNECT_TIMEOUT="1")
+    finished = run_python("-c", code, DATABASE_URL=url, DB_CONNECT_TIMEOUT="1")
 
     assert finished.returncode == 1
     assert finished.stderr.startswith("heroes: cannot reach the database: OperationalError: ")
