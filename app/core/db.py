@@ -22,6 +22,7 @@ def create_db_engine(settings: Settings) -> Engine:
         return _create_sqlite_engine(url, settings)
     return create_engine(
         url,
+        hide_parameters=True,  # a logged SQL error never shows what a client sent
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
@@ -56,12 +57,17 @@ def _create_sqlite_engine(url: URL, settings: Settings) -> Engine:
     if is_sqlite_memory(url):
         # Every connection to ":memory:" would see its own empty database: share one.
         engine = create_engine(
-            url, connect_args=connect_args, poolclass=StaticPool, paramstyle="named"
+            url,
+            connect_args=connect_args,
+            poolclass=StaticPool,
+            paramstyle="named",
+            hide_parameters=True,
         )
     else:
         engine = create_engine(
             url,
             paramstyle="named",
+            hide_parameters=True,
             connect_args=connect_args,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,

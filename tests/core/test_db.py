@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from app.core.config import load_settings
 from app.core.db import create_db_engine
@@ -37,3 +39,17 @@ def test_in_memory_sqlite_is_one_database_shared_by_every_connection() -> None:
             assert connection.execute(text("SELECT count(*) FROM seen")).scalar_one() == 0
     finally:
         engine.dispose()
+
+
+def test_sql_errors_never_show_the_values_sent(tmp_path: Path) -> None:
+    engine = create_db_engine(load_settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("CREATE TABLE t (x TEXT NOT NULL CHECK (x != 'secret'))"))
+            with pytest.raises(IntegrityError) as raised:
+                connection.execute(text("INSERT INTO t VALUES (:x)"), {"x": "secret"})
+    finally:
+        engine.dispose()
+
+    assert "'secret'" not in str(raised.value).split("[SQL:")[1]
+    assert "hidden due to hide_parameters" in str(raised.value)
