@@ -9,9 +9,10 @@ from starlette.responses import JSONResponse
 class FastJSONResponse(JSONResponse):
     """JSON for plain, already valid data (dicts, lists, numbers, strings), by orjson.
 
-    Renders exactly what FastAPI's own serialisation does for the same data (compact, UTF-8)
-    at a fraction of the cost, for bodies too large to build as model objects: a route that
-    returns one declares its `response_model` for the docs.
+    For strings, numbers and null it renders the bytes FastAPI's own serialisation would
+    (compact, UTF-8), without building a model object per item; datetimes come out in
+    RFC 3339 with their offset (`+00:00`). A route that returns one declares its
+    `response_model` for the docs.
     """
 
     def render(self, content: Any) -> bytes:

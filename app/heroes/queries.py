@@ -18,7 +18,7 @@ from app.heroes.models import Hero
 hero_id = col(Hero.id)
 
 SUMMARY_COLUMNS: Columns = (hero_id, col(Hero.name), col(Hero.age))  # type: ignore[assignment]  # col() is typed as Mapped
-STORED_COLUMNS: Columns = (*SUMMARY_COLUMNS, col(Hero.created_at), col(Hero.updated_at))  # type: ignore[arg-type]
+STORED_COLUMNS: Columns = (*SUMMARY_COLUMNS, col(Hero.created_at), col(Hero.updated_at))  # type: ignore[arg-type]  # as above
 """What the service reads of a hero (never its secret), in HeroSummary's and StoredHero's
 order. Pages read timestamps only when asked: parsing them costs more than the query."""
 
