@@ -4,7 +4,14 @@ import os
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -119,6 +126,8 @@ class Settings(BaseSettings):
     redis_timeout: float = Field(default=0.25, gt=0, le=10)
     cors_allow_origins: Origins = []
     security_headers: bool = True
+    # Signs the list's paging cursors (app/heroes/cursors.py explains the default).
+    cursor_secret: SecretStr | None = Field(default=None, min_length=16)
 
     @model_validator(mode="after")
     def _every_thread_can_get_a_connection(self) -> Self:

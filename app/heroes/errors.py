@@ -23,10 +23,13 @@ class InvalidHeroId(InvalidInput):
 class InvalidPage(InvalidInput):
     problems = (
         {
-            "type": "less_than_equal",
-            "loc": ["query", "limit"],
-            "msg": "Input should be less than or equal to 100",
-            "ctx": {"le": 100},
+            "type": "value_error",
+            "loc": ["query", "sort"],
+            "msg": (
+                "unknown or empty sort key: sort is a comma-separated list of id, name and "
+                "age, each at most once and each optionally prefixed with - for descending "
+                "(for example -age,name)"
+            ),
         },
     )
 

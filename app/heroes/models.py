@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict
-from sqlalchemy import BigInteger, Integer, func
+from sqlalchemy import BigInteger, Index, Integer, String, func
+from sqlalchemy.dialects import mysql
 from sqlmodel import Field, SQLModel
 
 from app.core.models import UTCDateTime, utc_now
@@ -30,6 +31,18 @@ def _reject_nul(value: str) -> str:
 # Lone surrogates are refused by pydantic itself; NUL is refused here.
 Text = Annotated[str, AfterValidator(_reject_nul)]
 
+# Names compare and sort by code point on every backend (migration 0005): SQLite's
+# default collation does; PostgreSQL's "C" does; MariaDB's utf8mb4_bin would pad spaces.
+_NAME_TYPE = (
+    String(NAME_MAX_LENGTH)
+    .with_variant(String(NAME_MAX_LENGTH, collation="C"), "postgresql")
+    .with_variant(
+        mysql.VARCHAR(NAME_MAX_LENGTH, charset="utf8mb4", collation="utf8mb4_nopad_bin"),
+        "mysql",
+        "mariadb",
+    )
+)
+
 # SQLite only auto-increments a column declared exactly INTEGER (64-bit there anyway).
 _HERO_ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -39,15 +52,14 @@ _HERO_ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 # of a model would come out with its keys sorted.
 class HeroBase(SQLModel):
     name: Text = Field(
-        index=True,
         min_length=1,
         max_length=NAME_MAX_LENGTH,
+        sa_type=_NAME_TYPE,
         description="The hero's name.",
         schema_extra={"examples": ["Deadpond"]},
     )
     age: int | None = Field(
         default=None,
-        index=True,
         ge=0,
         le=AGE_MAX,
         description="Age in years, or null.",
@@ -57,14 +69,19 @@ class HeroBase(SQLModel):
 
 class Hero(HeroBase, table=True):
     # AUTOINCREMENT: SQLite would otherwise hand a deleted hero's id to the next one.
-    __table_args__ = {
-        "sqlite_autoincrement": True,
-        "mysql_charset": "utf8mb4",
-        "mysql_collate": "utf8mb4_bin",
-        # SQLAlchemy's MariaDB dialect reads only its own prefix.
-        "mariadb_charset": "utf8mb4",
-        "mariadb_collate": "utf8mb4_bin",
-    }
+    # The indexes serve the list's filters and sorts, id breaking ties (migration 0005).
+    __table_args__ = (
+        Index("ix_hero_name_id", "name", "id"),
+        Index("ix_hero_age_id", "age", "id"),
+        {
+            "sqlite_autoincrement": True,
+            "mysql_charset": "utf8mb4",
+            "mysql_collate": "utf8mb4_bin",
+            # SQLAlchemy's MariaDB dialect reads only its own prefix.
+            "mariadb_charset": "utf8mb4",
+            "mariadb_collate": "utf8mb4_bin",
+        },
+    )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=_HERO_ID_TYPE)
     secret_name: str = Field(max_length=SECRET_NAME_MAX_LENGTH)

@@ -1,6 +1,4 @@
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from app.core.database import DatabaseDep
@@ -16,8 +14,10 @@ from app.core.routing import StrictJSONRoute
 from app.heroes import service
 from app.heroes.dependencies import HeroDep, HeroId
 from app.heroes.errors import HeroNotFound, InvalidHeroChanges, InvalidHeroId, InvalidPage
-from app.heroes.models import HERO_ID_MAX, HeroCreate, HeroPublic, HeroUpdate
-from app.heroes.responses import ExtraFields, hero_response, heroes_response, requested
+from app.heroes.listing import ListRequestDep
+from app.heroes.models import HeroCreate, HeroPublic, HeroUpdate
+from app.heroes.paging import page_response
+from app.heroes.responses import ExtraFields, hero_response, requested
 
 # Routes are `async def` and await the service: the data-access layer decides, per backend,
 # what runs on the event loop and what on a thread (app/core/database, bench/PROFILE.md).
@@ -27,8 +27,6 @@ router = APIRouter(
     route_class=StrictJSONRoute,
     responses=DatabaseUnavailable.responses(),
 )
-
-PAGE_SIZE_MAX = 100
 
 
 class Deleted(BaseModel):
@@ -56,21 +54,19 @@ async def create_hero(hero: HeroCreate, database: DatabaseDep) -> FastJSONRespon
     responses=declare(InvalidPage),
     summary="List heroes",
 )
-async def list_heroes(
-    database: DatabaseDep,
-    offset: Annotated[int, Query(ge=0, le=HERO_ID_MAX)] = 0,
-    limit: Annotated[int, Query(ge=0, le=PAGE_SIZE_MAX)] = PAGE_SIZE_MAX,
-    fields: ExtraFields = None,
-) -> FastJSONResponse:
-    """Heroes in id order: paging by `offset` shows each hero once.
+async def list_heroes(listing: ListRequestDep, database: DatabaseDep) -> FastJSONResponse:
+    """Heroes that match every filter given, in the order `sort` asks (default: `id`), a
+    page at a time: by `offset`, or by the cursors of the `Link` header's `next` and
+    `prev` links (RFC 8288). Without new parameters, the tutorial's list as before.
 
-    `limit` is 0 to 100 (default 100); `offset` is 0 or more. `fields` adds timestamps.
+    Send `Prefer: count=exact` for `X-Total-Count`, the number of heroes the filters
+    match. Unknown parameters, sort keys given twice or unknown, and cursors that were
+    changed or made for other filters or another sort are 422, naming what is allowed.
     """
-    extra = requested(fields)
-    heroes = await service.list_heroes(
-        database, offset=offset, limit=limit, timestamps=bool(extra)
-    )
-    return heroes_response(heroes, extra)
+    query = listing.query
+    heroes = await service.list_heroes(database, query)
+    total = await service.count_heroes(database, query.filters) if query.count else None
+    return page_response(listing, heroes, total)
 
 
 @router.get(

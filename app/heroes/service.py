@@ -9,8 +9,9 @@ The service sets the timestamps: both on create, `updated_at` on every change.
 
 from app.core.database import Database, Row
 from app.core.models import utc_now
-from app.heroes import queries
+from app.heroes import listing_sql, queries
 from app.heroes.errors import HeroNotFound
+from app.heroes.listing import Filters, ListQuery
 from app.heroes.models import HeroCreate, HeroSummary, HeroUpdate, StoredHero
 
 
@@ -32,15 +33,23 @@ async def get_hero(database: Database, hero_id: int) -> StoredHero:
     return _found(await database.fetch_one(queries.by_id, {"hero_id": hero_id}))
 
 
-async def list_heroes(
-    database: Database, *, offset: int, limit: int, timestamps: bool = False
-) -> list[HeroSummary]:
-    """A page in id order: StoredHeroes if `timestamps`, else HeroSummaries."""
-    params = {"offset": offset, "limit": limit}
-    if timestamps:
-        rows = await database.fetch_all(queries.page_by_id_with_timestamps, params)
+async def list_heroes(database: Database, query: ListQuery) -> list[HeroSummary]:
+    """A page of heroes as the query asks: StoredHeroes if it asks for timestamps."""
+    statement, params = listing_sql.page(query)
+    rows = await database.fetch_all(statement, params)
+    if query.cursor is not None and query.cursor.before:
+        rows.reverse()  # read backwards from the cursor
+    if query.extra:
         return [StoredHero(*row) for row in rows]
-    return [HeroSummary(*row) for row in await database.fetch_all(queries.page_by_id, params)]
+    return [HeroSummary(*row) for row in rows]
+
+
+async def count_heroes(database: Database, filters: Filters) -> int:
+    """How many heroes match the filters, whatever the page."""
+    statement, params = listing_sql.count(filters)
+    row = await database.fetch_one(statement, params)
+    assert row is not None  # noqa: S101  # COUNT(*) always answers one row
+    return int(row[0])
 
 
 async def update_hero(database: Database, hero_id: int, changes: HeroUpdate) -> StoredHero:

@@ -170,8 +170,8 @@ def test_schema_has_the_stable_names_and_table_options(scratch_engine: Engine) -
     schema = inspect(scratch_engine)
 
     assert {index["name"] for index in schema.get_indexes("hero")} == {
-        "ix_hero_name",
-        "ix_hero_age",
+        "ix_hero_name_id",
+        "ix_hero_age_id",
     }
     backend = scratch_engine.dialect.name
     with scratch_engine.connect() as connection:

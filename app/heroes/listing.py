@@ -1,0 +1,345 @@
+"""Finding heroes: the list's query parameters, their rules, and the query they make.
+
+`list_query` reads `GET /heroes/`'s parameters into a `ListQuery`: filters, a total order
+(the sort, ended by `id`), and where the page starts (an offset, or a cursor). Nothing a
+client sends becomes SQL text: sort keys are looked up in an allowlist, and values are
+bound as parameters (`listing_sql`). A problem answers 422 in the shape of every other
+422, and the message names what is allowed, never echoing what was sent.
+"""
+
+from dataclasses import dataclass, replace
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.datastructures import URL
+
+from app.heroes.cursors import Cursor, CursorCodec, CursorError, codec, fingerprint
+from app.heroes.models import AGE_MAX, HERO_ID_MAX, NAME_MAX_LENGTH, Text
+from app.heroes.responses import ExtraFields, requested
+
+PAGE_SIZE_MAX = 100
+SORT_KEYS = ("id", "name", "age")
+PARAMETERS = (
+    "name",
+    "name_contains",
+    "age",
+    "min_age",
+    "max_age",
+    "has_age",
+    "sort",
+    "cursor",
+    "offset",
+    "limit",
+    "fields",
+)
+_KNOWN = frozenset(PARAMETERS)
+SORT_RULE = (
+    "sort is a comma-separated list of id, name and age, each at most once and each "
+    "optionally prefixed with - for descending (for example -age,name)"
+)
+NULL_AGE_RULE = (
+    "Heroes with no age sort as if theirs were the largest: after every age ascending, "
+    "before every age descending."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    key: str  # one of SORT_KEYS
+    descending: bool = False
+
+    def reversed(self) -> "Order":
+        return Order(self.key, not self.descending)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The filters, normalised: `age` becomes both bounds; `has_age=true` with a bound
+    says nothing more. Equal filters give equal objects (and share cursors)."""
+
+    name: str | None = None
+    name_contains: str | None = None
+    min_age: int | None = None
+    max_age: int | None = None
+    has_age: bool | None = None
+
+    @property
+    def ages_known(self) -> bool:
+        """Every hero these filters let through has an age."""
+        return self.min_age is not None or self.max_age is not None or self.has_age is True
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    filters: Filters
+    sort: tuple[Order, ...]  # a total order: the last key is id
+    limit: int
+    offset: int | None = None  # None: the client sent no offset
+    cursor: Cursor | None = None
+    extra: tuple[str, ...] = ()  # timestamps asked for with ?fields=
+    count: bool = False  # Prefer: count=exact
+
+    def made_for(self) -> bytes:
+        """What a cursor of this query is bound to: the sort and the filters."""
+        sort = [[order.key, order.descending] for order in self.sort]
+        filters = self.filters
+        values = [filters.name, filters.name_contains, filters.min_age, filters.max_age]
+        return fingerprint([sort, [*values, filters.has_age]])
+
+
+def invalid(parameter: str | None, message: str) -> RequestValidationError:
+    """A 422 like FastAPI's own, at ("query", parameter), or ("query",) for the query."""
+    location = ("query",) if parameter is None else ("query", parameter)
+    return RequestValidationError([{"type": "value_error", "loc": location, "msg": message}])
+
+
+def parse_sort(raw: str | None) -> tuple[Order, ...]:
+    """The client's keys, then `id` in the direction of the last key if not given."""
+    if raw is None:
+        return (Order("id"),)
+    orders = [_parse_order(item.strip()) for item in raw.split(",")]
+    keys = [order.key for order in orders]
+    if len(set(keys)) < len(keys):
+        raise invalid("sort", f"a key appears twice: {SORT_RULE}")
+    if "id" in keys:  # id is unique: keys after it never decide anything
+        return tuple(orders[: keys.index("id") + 1])
+    return (*orders, Order("id", orders[-1].descending))
+
+
+def _parse_order(item: str) -> Order:
+    key = item.removeprefix("-")
+    if key not in SORT_KEYS:
+        raise invalid("sort", f"unknown or empty sort key: {SORT_RULE}")
+    return Order(key, descending=item.startswith("-"))
+
+
+def normalise_filters(  # noqa: PLR0913  # one argument per filter
+    *,
+    name: str | None,
+    name_contains: str | None,
+    age: int | None,
+    min_age: int | None,
+    max_age: int | None,
+    has_age: bool | None,
+) -> Filters:
+    lows = [value for value in (age, min_age) if value is not None]
+    highs = [value for value in (age, max_age) if value is not None]
+    low, high = max(lows, default=None), min(highs, default=None)
+    if has_age is True and (low is not None or high is not None):
+        has_age = None
+    return Filters(name, name_contains, low, high, has_age)
+
+
+def wants_count(prefer: str | None) -> bool:
+    """Whether a `Prefer` header (RFC 7240) asks for `count=exact`."""
+    if not prefer:
+        return False
+    for preference in prefer.split(","):
+        token, _, value = preference.split(";")[0].partition("=")
+        if token.strip().lower() == "count" and value.strip().strip('"').lower() == "exact":
+            return True
+    return False
+
+
+def check_cursor_values(values: tuple[Any, ...], query: ListQuery) -> None:
+    if len(values) != len(query.sort):
+        raise CursorError("made for another sort: keep the sort as it was")
+    for order, value in zip(query.sort, values, strict=True):
+        if not _valid_value(order.key, value, nullable=not query.filters.ages_known):
+            raise CursorError("not a cursor of this service")
+
+
+def _valid_value(key: str, value: object, *, nullable: bool) -> bool:
+    if key == "name":
+        return isinstance(value, str) and _storable(value)
+    if key == "age" and value is None:
+        return nullable
+    # bool is an int to Python, not to the databases
+    bound = AGE_MAX if key == "age" else HERO_ID_MAX
+    low = 0 if key == "age" else -HERO_ID_MAX
+    return type(value) is int and low <= value <= bound
+
+
+def _storable(name: str) -> bool:
+    """A name a database column can hold and compare: no NUL, no lone surrogate."""
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in name and len(name) <= NAME_MAX_LENGTH
+
+
+def _decode_cursor(request: Request, token: str, query: ListQuery) -> Cursor:
+    try:
+        cursor = cursor_codec(request).decode(token, query.made_for())
+        check_cursor_values(cursor.values, query)
+    except CursorError as error:
+        raise invalid("cursor", f"not a cursor for this query: {error}") from None
+    return cursor
+
+
+# --- the parameters, as /docs shows them ------------------------------------------------
+
+NameFilter = Annotated[
+    Text | None,
+    Query(
+        min_length=1,
+        max_length=NAME_MAX_LENGTH,
+        description="Only heroes with exactly this name (case and accents count).",
+        examples=["Deadpond"],
+    ),
+]
+NameContainsFilter = Annotated[
+    Text | None,
+    Query(
+        min_length=1,
+        max_length=NAME_MAX_LENGTH,
+        description=(
+            "Only heroes whose name contains this text. A-Z and a-z match each other; "
+            "every other character, accented letters included, matches only itself, the "
+            "same on every database. `%`, `_` and `\\` are plain characters."
+        ),
+        examples=["pond"],
+    ),
+]
+AgeFilter = Annotated[
+    int | None,
+    Query(ge=0, le=AGE_MAX, description="Only heroes of exactly this age.", examples=[48]),
+]
+MinAgeFilter = Annotated[
+    int | None,
+    Query(ge=0, le=AGE_MAX, description="Only heroes at least this old.", examples=[18]),
+]
+MaxAgeFilter = Annotated[
+    int | None,
+    Query(ge=0, le=AGE_MAX, description="Only heroes at most this old.", examples=[60]),
+]
+HasAgeFilter = Annotated[
+    bool | None,
+    Query(
+        description="`true`: only heroes with an age; `false`: only heroes with no age.",
+        examples=[True],
+    ),
+]
+SortParameter = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description=(
+            "The order: comma-separated keys among `id`, `name` and `age`, each at most "
+            "once, `-` in front for descending (for example `-age,name`). Unless given, "
+            "`id` ends the order, in the direction of the last key, so every order is "
+            f"total. Names sort by Unicode code point. {NULL_AGE_RULE} Default: `id`."
+        ),
+        examples=["-age,name"],
+    ),
+]
+CursorParameter = Annotated[
+    str | None,
+    Query(
+        max_length=2048,
+        description=(
+            "Where the page starts, copied from the `next` or `prev` link of the `Link` "
+            "header; instead of `offset`. Keep the filters and sort of the page it came "
+            "from (`limit` and `fields` may change). Paging by cursor never skips or "
+            "repeats a hero, however others are added or deleted in between."
+        ),
+        examples=[None],
+    ),
+]
+OffsetParameter = Annotated[
+    int,
+    Query(
+        ge=0,
+        le=HERO_ID_MAX,
+        description=(
+            "Heroes to skip. With `offset` the `Link` header pages by offset; without it, "
+            "by cursor."
+        ),
+    ),
+]
+LimitParameter = Annotated[
+    int, Query(ge=0, le=PAGE_SIZE_MAX, description="Heroes per page, 0 to 100.")
+]
+PreferHeader = Annotated[
+    str | None,
+    Header(
+        description=(
+            "`count=exact` adds `X-Total-Count`: how many heroes match the filters, "
+            "on every page (it costs a query)."
+        ),
+        examples=["count=exact"],
+    ),
+]
+
+
+async def list_query(  # noqa: PLR0913  # one argument per query parameter
+    request: Request,
+    *,
+    name: NameFilter = None,
+    name_contains: NameContainsFilter = None,
+    age: AgeFilter = None,
+    min_age: MinAgeFilter = None,
+    max_age: MaxAgeFilter = None,
+    has_age: HasAgeFilter = None,
+    sort: SortParameter = None,
+    cursor: CursorParameter = None,
+    offset: OffsetParameter = 0,
+    limit: LimitParameter = PAGE_SIZE_MAX,
+    fields: ExtraFields = None,
+    prefer: PreferHeader = None,
+) -> ListQuery:
+    _refuse_unknown_parameters(request)
+    query = ListQuery(
+        normalise_filters(
+            name=name,
+            name_contains=name_contains,
+            age=age,
+            min_age=min_age,
+            max_age=max_age,
+            has_age=has_age,
+        ),
+        parse_sort(sort),
+        limit,
+        offset=offset if "offset" in request.query_params else None,
+        extra=requested(fields),
+        count=wants_count(prefer),
+    )
+    return _with_cursor(request, query, cursor)
+
+
+def _refuse_unknown_parameters(request: Request) -> None:
+    if not request.query_params.keys() <= _KNOWN:
+        raise invalid(None, f"unknown query parameter; the parameters are {', '.join(PARAMETERS)}")
+
+
+def _with_cursor(request: Request, query: ListQuery, token: str | None) -> ListQuery:
+    if token is None:
+        return query
+    if query.offset is not None:
+        raise invalid("cursor", "send either cursor or offset, not both")
+    return replace(query, cursor=_decode_cursor(request, token, query))
+
+
+@dataclass(frozen=True, slots=True)
+class ListRequest:
+    """A list request: its query, and what its links are made with."""
+
+    query: ListQuery
+    url: URL
+    codec: CursorCodec
+
+
+async def list_request(
+    request: Request, query: Annotated[ListQuery, Depends(list_query)]
+) -> ListRequest:
+    return ListRequest(query, request.url, cursor_codec(request))
+
+
+def cursor_codec(request: Request) -> CursorCodec:
+    secret = request.app.state.settings.cursor_secret
+    return codec(secret.get_secret_value() if secret is not None else None)
+
+
+ListRequestDep = Annotated[ListRequest, Depends(list_request)]
