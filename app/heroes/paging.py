@@ -8,8 +8,9 @@ the first. A page of `limit=0` has no neighbours.
 """
 
 from collections.abc import Sequence
+from urllib.parse import urlencode
 
-from starlette.datastructures import URL
+from starlette.datastructures import URL, QueryParams
 
 from app.core.responses import FastJSONResponse
 from app.heroes.cursors import Cursor, CursorCodec
@@ -92,5 +93,12 @@ def _token(cursor: Cursor | None, query: ListQuery, codec: CursorCodec) -> Neigh
 def _link(url: URL, params: Neighbour, rel: str) -> str | None:
     if params is None:
         return None
-    target = url.remove_query_params(("offset", "cursor")).include_query_params(**params)
-    return f'<{target}>; rel="{rel}"'
+    return f'<{_with_params(url, params)}>; rel="{rel}"'
+
+
+def _with_params(url: URL, params: dict[str, str | int]) -> URL:
+    """The URL with `params` set: in their places if the client sent them, else last."""
+    sent = QueryParams(url.query)
+    kept = [(key, params.get(key, value)) for key, value in sent.multi_items()]
+    added = [(key, value) for key, value in params.items() if key not in sent]
+    return url.replace(query=urlencode(kept + added))
