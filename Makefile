@@ -35,7 +35,7 @@ docs-screenshot: $(INSTALLED)  ## run the browser test; its /docs screenshot bec
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-listing
 
 bench: $(INSTALLED)  ## the full benchmark (about 25 minutes; see bench/README.md)
 	$(BIN)/python bench/run.py
@@ -43,3 +43,6 @@ bench: $(INSTALLED)  ## the full benchmark (about 25 minutes; see bench/README.m
 bench-quick: $(INSTALLED)  ## a smoke run of the benchmark: 1 repetition, SQLite, 1 worker, 64 connections
 	$(BIN)/python bench/run.py --repetitions 1 --duration 2 --warmup 1 --databases sqlite \
 		--workers 1 --connections 64 --title "quick smoke run (not a measurement)"
+
+bench-listing: $(INSTALLED)  ## pages of the list on 1,000,000 heroes, PostgreSQL and SQLite (bench/README.md)
+	$(BIN)/python bench/listing.py --compare-indexes

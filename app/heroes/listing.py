@@ -157,7 +157,7 @@ def _valid_value(key: str, value: object, *, nullable: bool) -> bool:
         return nullable
     # bool is an int to Python, not to the databases
     bound = AGE_MAX if key == "age" else HERO_ID_MAX
-    low = 0 if key == "age" else -HERO_ID_MAX
+    low = 0 if key == "age" else -HERO_ID_MAX - 1
     return type(value) is int and low <= value <= bound
 
 
