@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict
-from sqlalchemy import BigInteger, Integer, func
+from sqlalchemy import BigInteger, Integer, func, text
 from sqlmodel import Field, SQLModel
 
 from app.core.models import UTCDateTime, utc_now
@@ -18,6 +18,7 @@ NAME_MAX_LENGTH = 255
 SECRET_NAME_MAX_LENGTH = 255
 AGE_MAX = 2**31 - 1  # the largest value a 32-bit INTEGER column holds on every backend
 HERO_ID_MAX = 2**63 - 1  # the largest value a BIGINT column holds
+VERSION_MAX = 2**31 - 1  # an INTEGER column, as for ages
 
 
 def _reject_nul(value: str) -> str:
@@ -80,6 +81,8 @@ class Hero(HeroBase, table=True):
         sa_type=UTCDateTime,
         sa_column_kwargs={"server_default": func.current_timestamp()},
     )
+    # Bumped by every change; a hero's ETag names it and If-Match compares it.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
 
 
 class HeroPublic(HeroBase):
@@ -105,10 +108,12 @@ class HeroSummary:
 
 @dataclass(frozen=True, slots=True)
 class StoredHero(HeroSummary):
-    """A hero with its timestamps: what reading, creating or changing one answers."""
+    """A hero with its timestamps and version: what reading, creating or changing one
+    answers."""
 
     created_at: datetime
     updated_at: datetime
+    version: int
 
 
 class HeroCreate(HeroBase):

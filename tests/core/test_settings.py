@@ -41,6 +41,7 @@ BAD_VALUES = [
     ("REDIS_TIMEOUT", "0"),
     ("CORS_ALLOW_ORIGINS", "example.com"),
     ("SECURITY_HEADERS", "sometimes"),
+    ("REQUIRE_IF_MATCH", "maybe"),
     ("DB_MIGRATE_ON_START", "sometimes"),
 ]
 
@@ -86,6 +87,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert (settings.redis_key_prefix, settings.redis_timeout) == ("heroes:", 0.25)
     assert settings.cors_allow_origins == []
     assert settings.security_headers is True
+    assert settings.require_if_match is False
     assert settings.db_migrate_on_start == "auto"
 
 
@@ -101,6 +103,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
         "SQLITE_BUSY_TIMEOUT": "4",
         "WORKER_THREADS": "10",
         "MAX_BODY_SIZE": "2048",
+        "REQUIRE_IF_MATCH": "true",
         "LOG_LEVEL": "debug",
         "ENVIRONMENT": "production",
         "WEB_CONCURRENCY": "3",
@@ -129,6 +132,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert settings.sqlite_busy_timeout == 4.0
     assert settings.worker_threads == 10
     assert settings.max_body_size == 2048
+    assert settings.require_if_match is True
     assert settings.log_level == "DEBUG"
     assert settings.environment == "production"
     assert (settings.web_concurrency, settings.graceful_timeout) == (3, 15)
