@@ -17,6 +17,7 @@ from app.core.docs import DOCS_URL, REDOC_URL, api_info, install_docs, operation
 from app.core.errors import install_error_handlers
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.limits import BodySizeLimitMiddleware
+from app.core.methods import install_path_methods
 from app.core.ratelimit import Limiter, RateLimitMiddleware, create_limiter
 from app.core.schema import SchemaError, prepare_database, verify_schema
 from app.health import openapi as health_openapi
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
+    install_path_methods(app)
     app.add_middleware(BodySizeLimitMiddleware, max_body_size=settings.max_body_size)
     app.state.settings = settings
     app.state.engine = create_db_engine(settings)
@@ -123,9 +125,17 @@ def _add_production_middleware(app: FastAPI, settings: Settings) -> None:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_allow_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
+            allow_headers=["Content-Type", "X-Request-ID", "If-Match", "If-None-Match"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "ETag",
+                "Last-Modified",
+                "Location",
+                "Link",
+                "X-Total-Count",
+            ],
         )
     if settings.security_headers:
         # The docs pages run an inline script that a 'self' CSP would block.

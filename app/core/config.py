@@ -111,6 +111,7 @@ class Settings(BaseSettings):
     sqlite_busy_timeout: float = Field(default=10.0, gt=0, le=300)
     worker_threads: int = Field(default=20, ge=1, le=1000)
     max_body_size: int = Field(default=1024 * 1024, ge=1024)
+    require_if_match: bool = False
     log_level: LogLevel = "INFO"
     environment: Environment = "development"
     db_migrate_on_start: MigrateOnStart = "auto"

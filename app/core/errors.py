@@ -30,6 +30,10 @@ class AppError(Exception):
     detail: ClassVar[str] = "Internal Server Error"
     headers: ClassVar[dict[str, str] | None] = None
 
+    def response_headers(self) -> dict[str, str] | None:
+        """The headers of this error's response (an error may compute its own)."""
+        return self.headers
+
     @classmethod
     def responses(cls) -> dict[int | str, dict[str, Any]]:
         """The `responses=` entry that makes /docs show this error."""
@@ -130,8 +134,9 @@ class SafeJSONResponse(JSONResponse):
 
 
 def error_response(error: type[AppError] | AppError) -> SafeJSONResponse:
+    headers = error.response_headers() if isinstance(error, AppError) else error.headers
     return SafeJSONResponse(
-        {"detail": error.detail}, status_code=error.status_code, headers=error.headers
+        {"detail": error.detail}, status_code=error.status_code, headers=headers
     )
 
 

@@ -1,17 +1,20 @@
 """How a hero becomes a response: the tutorial's body, the timestamps in headers.
 
 A hero's body is exactly HeroPublic's `{"name", "age", "id"}`, in that order, unless the
-client asks for timestamps too with `?fields=created_at,updated_at`. `Last-Modified` (an
-HTTP date) carries `updated_at` on every response that returns one hero.
+client asks for timestamps too with `?fields=created_at,updated_at`. Every response that
+returns one hero carries its `ETag` (app/heroes/etags.py) and `Last-Modified` (an HTTP
+date: `updated_at` to the second).
 """
 
 from collections.abc import Collection, Sequence
 from email.utils import format_datetime
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Header, Query, Response
 
+from app.core.conditional import modified_since, none_match
 from app.core.responses import FastJSONResponse
+from app.heroes.etags import hero_etag, opaque_tag
 from app.heroes.models import TIMESTAMP_FIELDS, HeroSummary, StoredHero
 
 _FIELD = "|".join(TIMESTAMP_FIELDS)
@@ -30,6 +33,32 @@ ExtraFields = Annotated[
 ]
 
 
+IfNoneMatchHeader = Annotated[
+    str | None,
+    Header(
+        description="The ETag of the copy the client holds: 304 without a body if current.",
+        examples=['"1.1"'],
+    ),
+]
+IfModifiedSinceHeader = Annotated[
+    str | None,
+    Header(
+        description="An HTTP date: 304 if the hero has not changed since (ignored when "
+        "`If-None-Match` is sent).",
+        examples=["Tue, 24 Nov 2026 13:00:00 GMT"],
+    ),
+]
+
+
+def is_current(hero: StoredHero, if_none_match: str | None, if_modified_since: str | None) -> bool:
+    """Whether the client's copy is current, so that GET answers 304 (RFC 9110, 13.2.2:
+    If-None-Match, when present and readable, decides; else If-Modified-Since)."""
+    passes = none_match(if_none_match, opaque_tag(hero))
+    if passes is None:
+        passes = modified_since(if_modified_since, hero.updated_at)
+    return passes is False
+
+
 def requested(fields: str | None) -> tuple[str, ...]:
     """The extra fields asked for, in the body's order (the pattern vetted the names)."""
     asked = set(fields.split(",")) if fields else set()
@@ -44,9 +73,43 @@ def hero_body(hero: HeroSummary, extra: Collection[str] = ()) -> dict[str, Any]:
     return body
 
 
-def hero_response(hero: StoredHero, extra: Collection[str] = ()) -> FastJSONResponse:
-    last_modified = format_datetime(hero.updated_at, usegmt=True)
-    return FastJSONResponse(hero_body(hero, extra), headers={"Last-Modified": last_modified})
+def validators(hero: StoredHero) -> dict[str, str]:
+    """The headers a client revalidates or conditions a write with."""
+    return {
+        "ETag": hero_etag(hero),
+        "Last-Modified": format_datetime(hero.updated_at, usegmt=True),
+    }
+
+
+def hero_response(
+    hero: StoredHero, extra: Collection[str] = (), *, location: str | None = None
+) -> FastJSONResponse:
+    headers = validators(hero)
+    if location is not None:
+        headers["Location"] = location
+    return FastJSONResponse(hero_body(hero, extra), headers=headers)
+
+
+def not_modified(hero: StoredHero) -> Response:
+    """304: the client's copy is current; the validators again, no body."""
+    return Response(status_code=304, headers=validators(hero))
+
+
+HERO_HEADERS: dict[str, Any] = {
+    "ETag": {
+        "description": "The hero's entity tag: send it in If-Match to change the hero safely, "
+        "or in If-None-Match to revalidate.",
+        "schema": {"type": "string", "examples": ['"1.1"']},
+    },
+    "Last-Modified": {
+        "description": "When the hero last changed (an HTTP date).",
+        "schema": {"type": "string"},
+    },
+}
+"""The headers of a response that returns one hero, as OpenAPI declares them."""
+LOCATION_HEADER: dict[str, Any] = {
+    "Location": {"description": "The new hero's URL.", "schema": {"type": "string"}}
+}
 
 
 def heroes_response(heroes: Sequence[HeroSummary], extra: Collection[str]) -> FastJSONResponse:

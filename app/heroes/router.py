@@ -1,6 +1,7 @@
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
+from app.core.conditional import PreconditionFailed, PreconditionRequired
 from app.core.database import DatabaseDep
 from app.core.errors import (
     BodyTooLarge,
@@ -12,12 +13,23 @@ from app.core.errors import (
 from app.core.responses import FastJSONResponse
 from app.core.routing import StrictJSONRoute
 from app.heroes import service
-from app.heroes.dependencies import HeroDep, HeroId
+from app.heroes.dependencies import HeroDep, HeroId, IfMatchDep
 from app.heroes.errors import HeroNotFound, InvalidHeroChanges, InvalidHeroId, InvalidPage
+from app.heroes.etags import expected_versions
 from app.heroes.listing import ListRequestDep
 from app.heroes.models import HeroCreate, HeroPublic, HeroUpdate
 from app.heroes.paging import page_response
-from app.heroes.responses import ExtraFields, hero_response, requested
+from app.heroes.responses import (
+    HERO_HEADERS,
+    LOCATION_HEADER,
+    ExtraFields,
+    IfModifiedSinceHeader,
+    IfNoneMatchHeader,
+    hero_response,
+    is_current,
+    not_modified,
+    requested,
+)
 
 # Routes are `async def` and await the service: the data-access layer decides, per backend,
 # what runs on the event loop and what on a thread (app/core/database, bench/PROFILE.md).
@@ -36,16 +48,24 @@ class Deleted(BaseModel):
 @router.post(
     "/",
     response_model=HeroPublic,
-    responses=declare(MalformedBody, BodyTooLarge, InvalidInput),
+    responses={
+        200: {"headers": HERO_HEADERS | LOCATION_HEADER},
+        **declare(MalformedBody, BodyTooLarge, InvalidInput),
+    },
     summary="Create a hero",
 )
-async def create_hero(hero: HeroCreate, database: DatabaseDep) -> FastJSONResponse:
-    """Create a hero and answer it with its new id (and `Last-Modified`).
+async def create_hero(
+    hero: HeroCreate, database: DatabaseDep, request: Request
+) -> FastJSONResponse:
+    """Create a hero and answer it with its new id, its `ETag`, `Last-Modified`, and its
+    URL in `Location`. The status is 200, as the tutorial's clients expect.
 
     Any `id` in the body, and any unknown field, is ignored: the service assigns the id.
     `secret_name` is stored and never returned.
     """
-    return hero_response(await service.create_hero(database, hero))
+    created = await service.create_hero(database, hero)
+    location = str(request.url_for("read_hero", hero_id=created.id))
+    return hero_response(created, location=location)
 
 
 @router.get(
@@ -72,41 +92,70 @@ async def list_heroes(listing: ListRequestDep, database: DatabaseDep) -> FastJSO
 @router.get(
     "/{hero_id}",
     response_model=HeroPublic,
-    responses=declare(HeroNotFound, InvalidHeroId),
+    responses={
+        200: {"headers": HERO_HEADERS},
+        304: {
+            "description": "Not Modified: the copy the client names is current (no body)",
+            "headers": HERO_HEADERS,
+        },
+        **declare(HeroNotFound, InvalidHeroId),
+    },
     summary="Read a hero",
 )
-async def read_hero(hero: HeroDep, fields: ExtraFields = None) -> FastJSONResponse:
-    """The hero with this id, or 404 if there is none. `Last-Modified` says when it last
-    changed; `fields` adds the timestamps to the body."""
+async def read_hero(
+    hero: HeroDep,
+    fields: ExtraFields = None,
+    if_none_match: IfNoneMatchHeader = None,
+    if_modified_since: IfModifiedSinceHeader = None,
+) -> Response:
+    """The hero with this id, or 404 if there is none, with its `ETag` and `Last-Modified`;
+    `fields` adds the timestamps to the body. 304 without a body when `If-None-Match`
+    names its ETag, or (without `If-None-Match`) when it has not changed since
+    `If-Modified-Since`."""
+    if is_current(hero, if_none_match, if_modified_since):
+        return not_modified(hero)
     return hero_response(hero, requested(fields))
 
 
 @router.patch(
     "/{hero_id}",
     response_model=HeroPublic,
-    responses=declare(HeroNotFound, MalformedBody, BodyTooLarge, InvalidHeroChanges),
+    responses={
+        200: {"headers": HERO_HEADERS},
+        **declare(
+            HeroNotFound,
+            MalformedBody,
+            PreconditionFailed,
+            BodyTooLarge,
+            InvalidHeroChanges,
+            PreconditionRequired,
+        ),
+    },
     summary="Update a hero",
 )
 async def update_hero(
-    hero_id: HeroId, changes: HeroUpdate, database: DatabaseDep
+    hero_id: HeroId, changes: HeroUpdate, if_match: IfMatchDep, database: DatabaseDep
 ) -> FastJSONResponse:
     """Change only the fields sent: `{"age": null}` clears the age, `{}` changes nothing.
 
-    `name` and `secret_name` may be left out but not set to null. A change moves the
-    hero's `updated_at`, answered as `Last-Modified`.
+    `name` and `secret_name` may be left out but not set to null. A change bumps the
+    hero's ETag and moves `Last-Modified`. With `If-Match`, the change happens only if the
+    hero still has that ETag (else 412 with the current one): no lost updates.
     """
-    return hero_response(await service.update_hero(database, hero_id, changes))
+    expected = expected_versions(if_match, hero_id)
+    return hero_response(await service.update_hero(database, hero_id, changes, expected))
 
 
 @router.delete(
     "/{hero_id}",
     responses={
         200: {"content": {"application/json": {"example": {"ok": True}}}},
-        **declare(HeroNotFound, InvalidHeroId),
+        **declare(HeroNotFound, PreconditionFailed, InvalidHeroId, PreconditionRequired),
     },
     summary="Delete a hero",
 )
-async def delete_hero(hero_id: HeroId, database: DatabaseDep) -> Deleted:
-    """Delete the hero with this id for good; 404 if there is none."""
-    await service.delete_hero(database, hero_id)
+async def delete_hero(hero_id: HeroId, if_match: IfMatchDep, database: DatabaseDep) -> Deleted:
+    """Delete the hero with this id for good; 404 if there is none. With `If-Match`, only
+    if the hero still has that ETag (else 412 with the current one)."""
+    await service.delete_hero(database, hero_id, expected_versions(if_match, hero_id))
     return Deleted()

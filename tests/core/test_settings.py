@@ -41,6 +41,7 @@ BAD_VALUES = [
     ("REDIS_TIMEOUT", "0"),
     ("CORS_ALLOW_ORIGINS", "example.com"),
     ("SECURITY_HEADERS", "sometimes"),
+    ("REQUIRE_IF_MATCH", "maybe"),
     ("DB_MIGRATE_ON_START", "sometimes"),
 ]
 
@@ -86,7 +87,9 @@ def test_defaults_are_the_documented_ones() -> None:
     assert (settings.redis_key_prefix, settings.redis_timeout) == ("heroes:", 0.25)
     assert settings.cors_allow_origins == []
     assert settings.security_headers is True
+    assert settings.require_if_match is False
     assert settings.db_migrate_on_start == "auto"
+    assert settings.cursor_secret is None
 
 
 def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,6 +104,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
         "SQLITE_BUSY_TIMEOUT": "4",
         "WORKER_THREADS": "10",
         "MAX_BODY_SIZE": "2048",
+        "REQUIRE_IF_MATCH": "true",
         "LOG_LEVEL": "debug",
         "ENVIRONMENT": "production",
         "WEB_CONCURRENCY": "3",
@@ -114,6 +118,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
         "CORS_ALLOW_ORIGINS": "https://a.example, http://b.example:8080",
         "SECURITY_HEADERS": "false",
         "DB_MIGRATE_ON_START": "TRUE",
+        "CURSOR_SECRET": "sixteen or more characters",
     }
     assert set(values) == set(SETTING_NAMES)
     for name, value in values.items():
@@ -129,6 +134,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert settings.sqlite_busy_timeout == 4.0
     assert settings.worker_threads == 10
     assert settings.max_body_size == 2048
+    assert settings.require_if_match is True
     assert settings.log_level == "DEBUG"
     assert settings.environment == "production"
     assert (settings.web_concurrency, settings.graceful_timeout) == (3, 15)
@@ -139,6 +145,8 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert settings.cors_allow_origins == ["https://a.example", "http://b.example:8080"]
     assert settings.security_headers is False
     assert settings.db_migrate_on_start == "true"
+    assert settings.cursor_secret is not None
+    assert settings.cursor_secret.get_secret_value() == "sixteen or more characters"
 
 
 def test_dotenv_in_the_working_directory_is_read(clean_environment: Path) -> None:

@@ -5,47 +5,25 @@ routed to the app's thread pool, so the database sees them at once. The first te
 that, so that a harness that quietly serialised requests could not make the others pass.
 """
 
-import threading
 import time
-from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
-import httpx2 as httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from app.heroes.models import Hero
 from tests.factories import make_hero, read_stored
+from tests.racing import TIMEOUT, Call, race
 
-TIMEOUT = 10.0  # seconds: the longest any one request, or a barrier, may wait
 NOT_FOUND = {"detail": "Hero not found"}
 FIELDS = ("name", "age", "secret_name")
 
-Call = Callable[[], httpx.Response]
-
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def race(calls: Sequence[Call]) -> list[httpx.Response]:
-    """Run every call on its own thread, all released together; answers in call order."""
-    barrier = threading.Barrier(len(calls), timeout=TIMEOUT)
-
-    def released(call: Call) -> httpx.Response:
-        barrier.wait()
-        return call()
-
-    pool = ThreadPoolExecutor(max_workers=len(calls))
-    try:
-        futures = [pool.submit(released, call) for call in calls]
-        return [future.result(timeout=TIMEOUT) for future in futures]
-    finally:
-        # Never wait on a stuck request here: the timeout above has already failed the test.
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def patch(client: TestClient, hero_id: int, body: dict[str, Any]) -> Call:

@@ -51,11 +51,12 @@ class Database(ABC):
 
     @abstractmethod
     async def update_returning(
-        self, statement: Update, columns: Columns, params: Params
+        self, statement: Update, reread: Select[Any], params: Params
     ) -> Row | None:
-        """Run an UPDATE and return `columns` of the row it changed, as of that change
-        (None if it matched no row). Atomic on every backend, also where UPDATE has no
-        RETURNING (MariaDB)."""
+        """Run an UPDATE of one row and return that row as `reread` selects it by its key,
+        as of that change (None if the UPDATE matched no row). Atomic on every backend:
+        where UPDATE has RETURNING, `reread`'s columns are returned; elsewhere (MariaDB)
+        `reread` runs after the UPDATE, in its transaction, under its row lock."""
 
     @abstractmethod
     def pool_usage(self) -> PoolUsage:
@@ -104,17 +105,21 @@ class StatementCache:
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
-        self._compiled: dict[tuple[int, ...], tuple[object, CompiledStatement]] = {}
+        # The statements are kept beside their compiled forms so that their ids stay theirs.
+        self._compiled: dict[tuple[int, int], tuple[object, CompiledStatement]] = {}
 
-    def get(self, statement: Statement, *, returning: Columns = ()) -> CompiledStatement:
-        key = (id(statement), *map(id, returning))
+    def get(
+        self, statement: Statement, *, returning: Select[Any] | None = None
+    ) -> CompiledStatement:
+        """`statement` compiled; with `returning`, the DML statement returning its columns."""
+        key = (id(statement), id(returning))
         cached = self._compiled.get(key)
         if cached is None:
             executable = statement
-            if returning:
+            if returning is not None:
                 assert isinstance(statement, UpdateBase)  # noqa: S101  # only DML returns
-                executable = statement.returning(*returning)
-            cached = (statement, self._compile(executable))  # the statement keeps its id
+                executable = statement.returning(*returning.selected_columns)
+            cached = ((statement, returning), self._compile(executable))
             self._compiled[key] = cached
         return cached[1]
 

@@ -11,12 +11,12 @@ from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Dialect, Engine, Executable, Select, Update, select
+from sqlalchemy import CursorResult, Dialect, Engine, Executable, Select, Update
 from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.core.database.base import Columns, Database, Params, PoolUsage, Row
+from app.core.database.base import Database, Params, PoolUsage, Row
 
 T = TypeVar("T")
 
@@ -73,9 +73,9 @@ class EngineDatabase(Database):
         return await self._in_thread(lambda tx: tx.first(statement, params))
 
     async def update_returning(
-        self, statement: Update, columns: Columns, params: Params
+        self, statement: Update, reread: Select[Any], params: Params
     ) -> Row | None:
-        return await self._in_thread(lambda tx: _update_returning(tx, statement, columns, params))
+        return await self._in_thread(lambda tx: _update_returning(tx, statement, reread, params))
 
     def pool_usage(self) -> PoolUsage:
         pool: Any = self._engine.pool if self._engine is not None else None
@@ -106,13 +106,12 @@ class EngineDatabase(Database):
 
 
 def _update_returning(
-    tx: _Transaction, statement: Update, columns: Columns, params: Params
+    tx: _Transaction, statement: Update, reread: Select[Any], params: Params
 ) -> Row | None:
     if tx.dialect.update_returning:
-        return tx.first(statement.returning(*columns), params)
+        return tx.first(statement.returning(*reread.selected_columns), params)
     # MariaDB has no UPDATE ... RETURNING: read the row back in the same transaction,
     # under the row lock the UPDATE took, so the answer is this change and no later one.
     if tx.execute(statement, params).rowcount == 0:
         return None
-    assert statement.whereclause is not None  # noqa: S101  # one row, by its key
-    return tx.first(select(*columns).where(statement.whereclause), params)
+    return tx.first(reread, params)

@@ -18,7 +18,6 @@ from sqlalchemy.sql.dml import UpdateBase
 
 from app.core.config import Settings
 from app.core.database.base import (
-    Columns,
     CompiledStatement,
     Database,
     Params,
@@ -67,9 +66,9 @@ class PostgresDatabase(Database):
         return await self._run(self._statements.get(statement), params, _first_row)
 
     async def update_returning(
-        self, statement: Update, columns: Columns, params: Params
+        self, statement: Update, reread: Select[Any], params: Params
     ) -> Row | None:
-        compiled = self._statements.get(statement, returning=columns)
+        compiled = self._statements.get(statement, returning=reread)
         return await self._run(compiled, params, _first_row)
 
     def pool_usage(self) -> PoolUsage:

@@ -19,7 +19,6 @@ from sqlalchemy.sql.dml import UpdateBase
 
 from app.core.config import Settings
 from app.core.database.base import (
-    Columns,
     CompiledStatement,
     Database,
     Params,
@@ -66,9 +65,9 @@ class SqliteDatabase(Database):
         return await self._on_writer(_first_row, compiled, params)
 
     async def update_returning(
-        self, statement: Update, columns: Columns, params: Params
+        self, statement: Update, reread: Select[Any], params: Params
     ) -> Row | None:
-        compiled = self._statements.get(statement, returning=columns)
+        compiled = self._statements.get(statement, returning=reread)
         return await self._on_writer(_first_row, compiled, params)
 
     def pool_usage(self) -> PoolUsage:

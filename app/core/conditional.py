@@ -1,0 +1,101 @@
+"""Conditional requests (RFC 9110, section 13): entity tags and modification dates.
+
+The headers are read here and nowhere else. A domain decides what its tags name (see
+app/heroes/etags.py); this module only parses and compares them.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from app.core.errors import AppError
+
+# entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, in a comma-separated list; etagc allows commas.
+_ENTITY_TAG = re.compile(r'[ \t]*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"[ \t]*(?:,|$)')
+
+
+@dataclass(frozen=True, slots=True)
+class EntityTags:
+    """A parsed If-Match or If-None-Match: `*`, or the opaque tags it lists."""
+
+    any: bool = False
+    strong: frozenset[str] = frozenset()
+    weak: frozenset[str] = frozenset()
+
+
+def parse_entity_tags(header: str) -> EntityTags | None:
+    """The tags of a list header (without their quotes), or None if it is malformed."""
+    if header.strip() == "*":
+        return EntityTags(any=True)
+    strong: set[str] = set()
+    weak: set[str] = set()
+    position = 0
+    while position < len(header):
+        match = _ENTITY_TAG.match(header, position)
+        if match is None or match.end() == position:
+            return None
+        (weak if match.group(1) else strong).add(match.group(2))
+        position = match.end()
+    if not strong and not weak:
+        return None
+    return EntityTags(strong=frozenset(strong), weak=frozenset(weak))
+
+
+def quoted(opaque_tag: str) -> str:
+    """The strong entity tag for an ETag header."""
+    return f'"{opaque_tag}"'
+
+
+def none_match(if_none_match: str | None, opaque_tag: str) -> bool | None:
+    """Whether If-None-Match lets the request through: False when it names this tag (weak
+    comparison, as GET uses it) or `*`; None when the header is absent or malformed."""
+    if if_none_match is None:
+        return None
+    tags = parse_entity_tags(if_none_match)
+    if tags is None:
+        return None
+    return not (tags.any or opaque_tag in tags.strong or opaque_tag in tags.weak)
+
+
+def modified_since(if_modified_since: str | None, last_modified: datetime) -> bool | None:
+    """Whether the resource changed after the If-Modified-Since date (to the second, as
+    Last-Modified says it); None when the header is absent or not an HTTP date."""
+    if if_modified_since is None:
+        return None
+    try:
+        since = parsedate_to_datetime(if_modified_since)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if since.tzinfo is None:  # an HTTP date is GMT; a naive one came without a zone
+        return None
+    return last_modified.replace(microsecond=0) > since
+
+
+class PreconditionFailed(AppError):
+    """The client's If-Match names a state the resource has left; the current tag comes
+    back in the ETag header, so that the client can re-read and retry."""
+
+    status_code = 412
+    detail = "Precondition Failed: the resource has changed since the ETag in If-Match"
+
+    def __init__(self, current_etag: str | None = None) -> None:
+        super().__init__()
+        self.current_etag = current_etag
+
+    def response_headers(self) -> dict[str, str] | None:
+        return {"ETag": self.current_etag} if self.current_etag else None
+
+    @classmethod
+    def responses(cls) -> dict[int | str, dict[str, Any]]:
+        declared = super().responses()
+        declared[cls.status_code]["headers"] = {
+            "ETag": {"description": "The current entity tag.", "schema": {"type": "string"}}
+        }
+        return declared
+
+
+class PreconditionRequired(AppError):
+    status_code = 428
+    detail = "Precondition Required: send If-Match with the ETag of the state you change"
