@@ -10,30 +10,24 @@ bound as parameters (`listing_sql`). A problem answers 422 in the shape of every
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import URL
 
-from app.heroes.cursors import Cursor, CursorCodec, CursorError, codec, fingerprint
-from app.heroes.models import AGE_MAX, HERO_ID_MAX, NAME_MAX_LENGTH, Text
-from app.heroes.responses import ExtraFields, requested
+from app.heroes.cursors import (
+    MAX_TOKEN_LENGTH,
+    Cursor,
+    CursorCodec,
+    CursorError,
+    codec,
+    fingerprint,
+)
+from app.heroes.models import AGE_MAX, HERO_ID_MAX, NAME_MAX_LENGTH, TIMESTAMP_FIELDS, Text
+from app.heroes.responses import requested
 
 PAGE_SIZE_MAX = 100
 SORT_KEYS = ("id", "name", "age")
-PARAMETERS = (
-    "name",
-    "name_contains",
-    "age",
-    "min_age",
-    "max_age",
-    "has_age",
-    "sort",
-    "cursor",
-    "offset",
-    "limit",
-    "fields",
-)
-_KNOWN = frozenset(PARAMETERS)
 SORT_RULE = (
     "sort is a comma-separated list of id, name and age, each at most once and each "
     "optionally prefixed with - for descending (for example -age,name)"
@@ -170,29 +164,29 @@ def _storable(name: str) -> bool:
     return "\x00" not in name and len(name) <= NAME_MAX_LENGTH
 
 
-def _decode_cursor(request: Request, token: str, query: ListQuery) -> Cursor:
-    try:
-        cursor = cursor_codec(request).decode(token, query.made_for())
-        check_cursor_values(cursor.values, query)
-    except CursorError as error:
-        raise invalid("cursor", f"not a cursor for this query: {error}") from None
-    return cursor
-
-
 # --- the parameters, as /docs shows them ------------------------------------------------
 
-NameFilter = Annotated[
-    Text | None,
-    Query(
+_FIELD = "|".join(TIMESTAMP_FIELDS)
+_NO_AGE = "`false`: only heroes with no age."
+
+
+class ListParameters(BaseModel):
+    """The list's query parameters, validated in one step.
+
+    FastAPI would validate a dozen declared parameters one by one, which cost more than
+    the query itself (bench/PROFILE.md's method); the route declares them to OpenAPI from
+    this model instead (`LIST_OPENAPI`), so the docs and the rules cannot drift apart.
+    """
+
+    name: Text | None = Field(
+        None,
         min_length=1,
         max_length=NAME_MAX_LENGTH,
-        description="Only heroes with exactly this name (case and accents count).",
+        description="Only heroes with exactly this name (case, accents and spaces count).",
         examples=["Deadpond"],
-    ),
-]
-NameContainsFilter = Annotated[
-    Text | None,
-    Query(
+    )
+    name_contains: Text | None = Field(
+        None,
         min_length=1,
         max_length=NAME_MAX_LENGTH,
         description=(
@@ -201,30 +195,21 @@ NameContainsFilter = Annotated[
             "same on every database. `%`, `_` and `\\` are plain characters."
         ),
         examples=["pond"],
-    ),
-]
-AgeFilter = Annotated[
-    int | None,
-    Query(ge=0, le=AGE_MAX, description="Only heroes of exactly this age.", examples=[48]),
-]
-MinAgeFilter = Annotated[
-    int | None,
-    Query(ge=0, le=AGE_MAX, description="Only heroes at least this old.", examples=[18]),
-]
-MaxAgeFilter = Annotated[
-    int | None,
-    Query(ge=0, le=AGE_MAX, description="Only heroes at most this old.", examples=[60]),
-]
-HasAgeFilter = Annotated[
-    bool | None,
-    Query(
-        description="`true`: only heroes with an age; `false`: only heroes with no age.",
-        examples=[True],
-    ),
-]
-SortParameter = Annotated[
-    str | None,
-    Query(
+    )
+    age: int | None = Field(
+        None, ge=0, le=AGE_MAX, description="Only heroes of exactly this age.", examples=[48]
+    )
+    min_age: int | None = Field(
+        None, ge=0, le=AGE_MAX, description="Only heroes at least this old.", examples=[18]
+    )
+    max_age: int | None = Field(
+        None, ge=0, le=AGE_MAX, description="Only heroes at most this old.", examples=[60]
+    )
+    has_age: bool | None = Field(
+        None, description=f"`true`: only heroes with an age; {_NO_AGE}", examples=[True]
+    )
+    sort: str | None = Field(
+        None,
         max_length=64,
         description=(
             "The order: comma-separated keys among `id`, `name` and `age`, each at most "
@@ -233,93 +218,75 @@ SortParameter = Annotated[
             f"total. Names sort by Unicode code point. {NULL_AGE_RULE} Default: `id`."
         ),
         examples=["-age,name"],
-    ),
-]
-CursorParameter = Annotated[
-    str | None,
-    Query(
-        max_length=2048,
+    )
+    cursor: str | None = Field(
+        None,
+        max_length=MAX_TOKEN_LENGTH,
         description=(
             "Where the page starts, copied from the `next` or `prev` link of the `Link` "
             "header; instead of `offset`. Keep the filters and sort of the page it came "
             "from (`limit` and `fields` may change). Paging by cursor never skips or "
             "repeats a hero, however others are added or deleted in between."
         ),
-        examples=[None],
-    ),
-]
-OffsetParameter = Annotated[
-    int,
-    Query(
+    )
+    offset: int = Field(
+        0,
         ge=0,
         le=HERO_ID_MAX,
         description=(
             "Heroes to skip. With `offset` the `Link` header pages by offset; without it, "
             "by cursor."
         ),
-    ),
-]
-LimitParameter = Annotated[
-    int, Query(ge=0, le=PAGE_SIZE_MAX, description="Heroes per page, 0 to 100.")
-]
-PreferHeader = Annotated[
-    str | None,
-    Header(
-        description=(
-            "`count=exact` adds `X-Total-Count`: how many heroes match the filters, "
-            "on every page (it costs a query)."
-        ),
-        examples=["count=exact"],
-    ),
-]
-
-
-async def list_query(  # noqa: PLR0913  # one argument per query parameter
-    request: Request,
-    *,
-    name: NameFilter = None,
-    name_contains: NameContainsFilter = None,
-    age: AgeFilter = None,
-    min_age: MinAgeFilter = None,
-    max_age: MaxAgeFilter = None,
-    has_age: HasAgeFilter = None,
-    sort: SortParameter = None,
-    cursor: CursorParameter = None,
-    offset: OffsetParameter = 0,
-    limit: LimitParameter = PAGE_SIZE_MAX,
-    fields: ExtraFields = None,
-    prefer: PreferHeader = None,
-) -> ListQuery:
-    _refuse_unknown_parameters(request)
-    query = ListQuery(
-        normalise_filters(
-            name=name,
-            name_contains=name_contains,
-            age=age,
-            min_age=min_age,
-            max_age=max_age,
-            has_age=has_age,
-        ),
-        parse_sort(sort),
-        limit,
-        offset=offset if "offset" in request.query_params else None,
-        extra=requested(fields),
-        count=wants_count(prefer),
     )
-    return _with_cursor(request, query, cursor)
+    limit: int = Field(
+        PAGE_SIZE_MAX, ge=0, le=PAGE_SIZE_MAX, description="Heroes per page, 0 to 100."
+    )
+    fields: str | None = Field(
+        None,
+        pattern=rf"^({_FIELD})(,({_FIELD}))*$",
+        description=(
+            "Extra fields to add to each hero's body, comma-separated: `created_at`, "
+            "`updated_at` (RFC 3339, UTC). Without it the body is exactly "
+            '`{"name", "age", "id"}`.'
+        ),
+        examples=["created_at,updated_at"],
+    )
 
 
-def _refuse_unknown_parameters(request: Request) -> None:
-    if not request.query_params.keys() <= _KNOWN:
-        raise invalid(None, f"unknown query parameter; the parameters are {', '.join(PARAMETERS)}")
+PARAMETERS = tuple(ListParameters.model_fields)
+_KNOWN = frozenset(PARAMETERS)
+PREFER_DESCRIPTION = (
+    "`count=exact` adds `X-Total-Count`: how many heroes match the filters, on every page "
+    "(it costs a query). `Preference-Applied` then says so."
+)
 
 
-def _with_cursor(request: Request, query: ListQuery, token: str | None) -> ListQuery:
-    if token is None:
-        return query
-    if query.offset is not None:
-        raise invalid("cursor", "send either cursor or offset, not both")
-    return replace(query, cursor=_decode_cursor(request, token, query))
+def _openapi_parameters() -> list[dict[str, Any]]:
+    properties = ListParameters.model_json_schema()["properties"]
+    parameters = []
+    for name, schema in properties.items():
+        description = schema.pop("description")
+        parameters.append(
+            {"name": name, "in": "query", "required": False, "description": description}
+            | {"schema": schema}
+        )
+    header = {"type": "string", "examples": ["count=exact"], "title": "Prefer"}
+    prefer = {"name": "prefer", "in": "header", "required": False, "schema": header}
+    return [*parameters, prefer | {"description": PREFER_DESCRIPTION}]
+
+
+LIST_OPENAPI: dict[str, Any] = {"parameters": _openapi_parameters()}
+"""The route's `openapi_extra`: its parameters as /docs shows them."""
+
+
+def _validated(request: Request) -> ListParameters:
+    try:
+        return ListParameters.model_validate(dict(request.query_params))
+    except ValidationError as error:
+        problems = error.errors(include_url=False)
+        raise RequestValidationError(
+            [problem | {"loc": ("query", *problem["loc"])} for problem in problems]
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,10 +298,45 @@ class ListRequest:
     codec: CursorCodec
 
 
-async def list_request(
-    request: Request, query: Annotated[ListQuery, Depends(list_query)]
-) -> ListRequest:
-    return ListRequest(query, request.url, cursor_codec(request))
+async def list_request(request: Request) -> ListRequest:
+    """The list request the query string and `Prefer` header describe, or a 422."""
+    _refuse_unknown_parameters(request)
+    given = _validated(request)
+    query = ListQuery(
+        normalise_filters(
+            name=given.name,
+            name_contains=given.name_contains,
+            age=given.age,
+            min_age=given.min_age,
+            max_age=given.max_age,
+            has_age=given.has_age,
+        ),
+        parse_sort(given.sort),
+        given.limit,
+        offset=given.offset if "offset" in request.query_params else None,
+        extra=requested(given.fields),
+        count=wants_count(request.headers.get("prefer")),
+    )
+    codec = cursor_codec(request)
+    return ListRequest(_with_cursor(codec, query, given.cursor), request.url, codec)
+
+
+def _refuse_unknown_parameters(request: Request) -> None:
+    if not request.query_params.keys() <= _KNOWN:
+        raise invalid(None, f"unknown query parameter; the parameters are {', '.join(PARAMETERS)}")
+
+
+def _with_cursor(codec: CursorCodec, query: ListQuery, token: str | None) -> ListQuery:
+    if token is None:
+        return query
+    if query.offset is not None:
+        raise invalid("cursor", "send either cursor or offset, not both")
+    try:
+        cursor = codec.decode(token, query.made_for())
+        check_cursor_values(cursor.values, query)
+    except CursorError as error:
+        raise invalid("cursor", f"not a cursor for this query: {error}") from None
+    return replace(query, cursor=cursor)
 
 
 def cursor_codec(request: Request) -> CursorCodec:

@@ -16,7 +16,7 @@ from app.heroes import service
 from app.heroes.dependencies import HeroDep, HeroId, IfMatchDep
 from app.heroes.errors import HeroNotFound, InvalidHeroChanges, InvalidHeroId, InvalidPage
 from app.heroes.etags import expected_versions
-from app.heroes.listing import ListRequestDep
+from app.heroes.listing import LIST_OPENAPI, ListRequestDep
 from app.heroes.models import HeroCreate, HeroPublic, HeroUpdate
 from app.heroes.paging import page_response
 from app.heroes.responses import (
@@ -73,6 +73,7 @@ async def create_hero(
     response_model=list[HeroPublic],
     responses=declare(InvalidPage),
     summary="List heroes",
+    openapi_extra=LIST_OPENAPI,
 )
 async def list_heroes(listing: ListRequestDep, database: DatabaseDep) -> FastJSONResponse:
     """Heroes that match every filter given, in the order `sort` asks (default: `id`), a
