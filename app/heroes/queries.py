@@ -1,4 +1,5 @@
-"""Every statement the hero service runs, built once in SQLAlchemy Core.
+"""Every statement the hero service runs on one hero, built once in SQLAlchemy Core (the
+list's, one per shape of query, are in `listing_sql`).
 
 Values travel as bound parameters, never as SQL text. The names of the values an INSERT
 or UPDATE sets start with `set_`: SQLAlchemy reserves a column's own name for itself.
@@ -12,7 +13,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Delete,
-    Select,
     Update,
     bindparam,
     delete,
@@ -40,13 +40,6 @@ order. Pages read timestamps only when asked: parsing them costs more than the q
 
 by_id = select(*STORED_COLUMNS).where(hero_id == bindparam("hero_id"))
 
-
-def _page(columns: Columns) -> Select[Any]:
-    return select(*columns).order_by(hero_id).offset(bindparam("offset")).limit(bindparam("limit"))
-
-
-page_by_id = _page(SUMMARY_COLUMNS)
-page_by_id_with_timestamps = _page(STORED_COLUMNS)
 
 insert_hero = (
     insert(Hero)
