@@ -196,7 +196,8 @@ def count(filters: Filters) -> tuple[Select[Any], dict[str, Any]]:
 
 # --- statements --------------------------------------------------------------------------
 
-_id, _name, _age = SUMMARY_COLUMNS
+_KEYS = SUMMARY_COLUMNS  # id, name, age: in _KEY_COLUMNS' places
+_id, _name, _age = _KEYS
 
 
 @cache
@@ -247,9 +248,6 @@ def _order_by(column: ColumnElement[Any], order: Order, nullable: bool) -> Colum
     if nullable and order.key == "age":
         return _NullsLargest(column, order.descending)
     return column.desc() if order.descending else column.asc()
-
-
-_KEYS = (_id, _name, _age)
 
 
 @dataclass(frozen=True, slots=True)
