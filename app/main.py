@@ -126,7 +126,13 @@ def _add_production_middleware(app: FastAPI, settings: Settings) -> None:
             CORSMiddleware,
             allow_origins=settings.cors_allow_origins,
             allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
-            allow_headers=["Content-Type", "X-Request-ID", "If-Match", "If-None-Match"],
+            allow_headers=[
+                "Content-Type",
+                "X-Request-ID",
+                "If-Match",
+                "If-None-Match",
+                "Prefer",
+            ],
             expose_headers=[
                 "X-Request-ID",
                 "Retry-After",
@@ -135,6 +141,7 @@ def _add_production_middleware(app: FastAPI, settings: Settings) -> None:
                 "Location",
                 "Link",
                 "X-Total-Count",
+                "Preference-Applied",
             ],
         )
     if settings.security_headers:

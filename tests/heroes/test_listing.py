@@ -12,8 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from app.core.config import load_settings
 from app.heroes import service
 from app.heroes.models import AGE_MAX
+from app.main import create_app
 from tests.heroes.listing_model import Stored, bodies, store
 
 LINK = re.compile(r'<([^>]*)>; rel="(\w+)"')
@@ -327,3 +329,18 @@ def test_docs_describe_every_list_parameter_with_an_example(client: TestClient) 
     assert "no age" in parameters["sort"]["description"]
     assert parameters["prefer"]["in"] == "header"
     assert parameters["cursor"]["description"]
+
+
+def test_a_browser_on_an_allowed_origin_may_ask_for_totals_and_read_the_headers() -> None:
+    settings = load_settings(database_url="sqlite://", cors_allow_origins="https://ui.example")
+    client = TestClient(create_app(settings))  # no database: both answers come before it
+    origin = {"Origin": "https://ui.example"}
+    asks = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "prefer"}
+
+    preflight = client.options("/heroes/", headers=origin | asks)
+    answer = client.get("/heroes/", params={"sort": "power"}, headers=origin)
+
+    assert preflight.status_code == 200
+    assert "prefer" in preflight.headers["access-control-allow-headers"].lower()
+    exposed = answer.headers["access-control-expose-headers"].lower()
+    assert {"link", "x-total-count", "preference-applied"} <= set(exposed.split(", "))

@@ -8,6 +8,7 @@ most of a request's cost.
 """
 
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -100,13 +101,22 @@ class StatementCache:
     """Compiles each statement for one dialect the first time it runs.
 
     Keyed by the statement object: statements are module constants or built once per
-    shape (see the domains' queries modules), so the cache stays as small as the code.
+    shape (see the domains' queries modules). Shapes can be many (the hero list has
+    thousands, from the filters and sorts clients combine), so the cache keeps the
+    `max_size` statements used last; one used again after that is compiled again.
     """
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, max_size: int = 1024) -> None:
         self.dialect = dialect
-        # The statements are kept beside their compiled forms so that their ids stay theirs.
-        self._compiled: dict[tuple[int, int], tuple[object, CompiledStatement]] = {}
+        self.max_size = max_size
+        # The statements are kept beside their compiled forms so that their ids stay theirs
+        # for as long as the entry is here: an id can only be reused after its eviction.
+        self._compiled: OrderedDict[tuple[int, int], tuple[object, CompiledStatement]] = (
+            OrderedDict()
+        )
+
+    def __len__(self) -> int:
+        return len(self._compiled)
 
     def get(
         self, statement: Statement, *, returning: Select[Any] | None = None
@@ -121,6 +131,10 @@ class StatementCache:
                 executable = statement.returning(*returning.selected_columns)
             cached = ((statement, returning), self._compile(executable))
             self._compiled[key] = cached
+            if len(self._compiled) > self.max_size:
+                self._compiled.popitem(last=False)
+        else:
+            self._compiled.move_to_end(key)
         return cached[1]
 
     def _compile(self, statement: Statement) -> CompiledStatement:
