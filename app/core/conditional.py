@@ -20,7 +20,9 @@ from fastapi.exceptions import RequestValidationError
 from app.core.errors import AppError
 
 # entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, in a comma-separated list; etagc allows commas.
-_ENTITY_TAG = re.compile(r'[ \t]*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"[ \t]*(?:,|$)')
+_ENTITY_TAG = re.compile(r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"[ \t]*(?:,|$)')
+# Before each element: spaces, and the empty elements a list may hold (RFC 9110, 5.6.1).
+_SEPARATORS = re.compile(r"[ \t,]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +40,21 @@ def parse_entity_tags(header: str) -> EntityTags | None:
         return EntityTags(any=True)
     strong: set[str] = set()
     weak: set[str] = set()
-    position = 0
+    position = _skip_separators(header, 0)
     while position < len(header):
         match = _ENTITY_TAG.match(header, position)
-        if match is None or match.end() == position:
+        if match is None:
             return None
         (weak if match.group(1) else strong).add(match.group(2))
-        position = match.end()
+        position = _skip_separators(header, match.end())
     if not strong and not weak:
         return None
     return EntityTags(strong=frozenset(strong), weak=frozenset(weak))
+
+
+def _skip_separators(header: str, position: int) -> int:
+    skipped = _SEPARATORS.match(header, position)
+    return skipped.end() if skipped else position
 
 
 IF_MATCH_MAX_LENGTH = 1024
