@@ -17,15 +17,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.core.config import load_settings
 from app.core.db import create_db_engine
+from app.core.migrator import downgrade, head_revision, upgrade
 from app.core.models import utc_now
 from app.core.schema import (
     SchemaError,
     database_revision,
     describe_database_error,
-    downgrade,
-    head_revision,
     prepare_database,
-    upgrade,
 )
 from app.heroes.models import AGE_MAX, Hero
 

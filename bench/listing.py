@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from app.commands import generate_heroes
 from app.core.config import load_settings
 from app.core.db import create_db_engine
-from app.core.schema import upgrade
+from app.core.migrator import upgrade
 from app.heroes.cursors import Cursor, CursorCodec
 from app.heroes.listing import ListQuery, normalise_filters, parse_sort
 from app.heroes.models import Hero

@@ -466,7 +466,7 @@ class Databases:
             code = (
                 "from app.core.config import load_settings\n"
                 "from app.core.db import create_db_engine\n"
-                "from app.core.schema import upgrade\n"
+                "from app.core.migrator import upgrade\n"
                 "upgrade(create_db_engine(load_settings()))\n"
             )
         env = {**os.environ, "DATABASE_URL": self.url(database, app)}

@@ -23,7 +23,7 @@ from sqlmodel import Session, SQLModel
 
 from app.core.config import Settings, load_settings
 from app.core.db import get_engine
-from app.core.schema import upgrade
+from app.core.migrator import upgrade
 from app.main import create_app
 
 BACKENDS = ("sqlite", "postgresql", "mariadb")

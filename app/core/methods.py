@@ -105,9 +105,11 @@ class PathMethods:
         if method == "HEAD" and "GET" in table.allowed(path):
             inner = {**inner, "method": "GET"}
             send = _headers_only(send)
-        await self.app(inner, receive, send)
-        if inner is not scope:  # what the middleware outside logs and counts
-            scope.update((key, inner[key]) for key in _REPORTED if key in inner)
+        try:
+            await self.app(inner, receive, send)
+        finally:
+            if inner is not scope:  # what the middleware outside logs and counts
+                scope.update((key, inner[key]) for key in _REPORTED if key in inner)
 
 
 def _with_trailing_slash(scope: Scope) -> Scope:

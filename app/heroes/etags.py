@@ -3,7 +3,15 @@
 The id is in the tag so that a tag copied from one hero never matches another.
 """
 
-from app.core.conditional import EntityTags, quoted
+from fastapi import Request
+
+from app.core.conditional import (
+    IF_MATCH_MAX_LENGTH,
+    DeclaredHeader,
+    EntityTags,
+    if_match,
+    quoted,
+)
 from app.heroes.models import VERSION_MAX, StoredHero
 
 
@@ -15,12 +23,34 @@ def hero_etag(hero: StoredHero) -> str:
     return quoted(opaque_tag(hero))
 
 
-def expected_versions(if_match: EntityTags | None, hero_id: int) -> frozenset[int] | None:
-    """The versions a write may find the hero at (empty: none will do), or None for an
-    unconditional write: no If-Match, or `*` (any hero that exists)."""
-    if if_match is None or if_match.any:
+IF_MATCH = DeclaredHeader(
+    "If-Match",
+    "Change the hero only if it still has this ETag (or one of these); otherwise 412 with "
+    "the current ETag. `*` matches any existing hero. Required (else 428) when the "
+    "deployment sets REQUIRE_IF_MATCH.",
+    '"1.1"',
+    max_length=IF_MATCH_MAX_LENGTH,
+)
+IF_NONE_MATCH = DeclaredHeader(
+    "If-None-Match",
+    "The ETag of the copy the client holds: 304 without a body while it is current.",
+    '"1.1"',
+)
+IF_MODIFIED_SINCE = DeclaredHeader(
+    "If-Modified-Since",
+    "An HTTP date: 304 if the hero has not changed since (ignored when If-None-Match is sent).",
+    "Tue, 24 Nov 2026 13:00:00 GMT",
+)
+
+
+def expected_versions(request: Request, hero_id: int) -> frozenset[int] | None:
+    """The versions a write may find the hero at, from If-Match (empty: none will do), or
+    None for an unconditional write: no If-Match, or `*` (any hero that exists)."""
+    required: bool = request.app.state.settings.require_if_match
+    tags = if_match(request, required=required)
+    if tags is None or tags.any:
         return None
-    return versions_named(if_match, hero_id)
+    return versions_named(tags, hero_id)
 
 
 def versions_named(tags: EntityTags, hero_id: int) -> frozenset[int]:

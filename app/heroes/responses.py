@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from email.utils import format_datetime
 from typing import Annotated, Any
 
-from fastapi import Header, Query, Response
+from fastapi import Query, Request, Response
 
 from app.core.conditional import modified_since, none_match
 from app.core.responses import FastJSONResponse
@@ -33,29 +33,13 @@ ExtraFields = Annotated[
 ]
 
 
-IfNoneMatchHeader = Annotated[
-    str | None,
-    Header(
-        description="The ETag of the copy the client holds: 304 without a body if current.",
-        examples=['"1.1"'],
-    ),
-]
-IfModifiedSinceHeader = Annotated[
-    str | None,
-    Header(
-        description="An HTTP date: 304 if the hero has not changed since (ignored when "
-        "`If-None-Match` is sent).",
-        examples=["Tue, 24 Nov 2026 13:00:00 GMT"],
-    ),
-]
-
-
-def is_current(hero: StoredHero, if_none_match: str | None, if_modified_since: str | None) -> bool:
+def is_current(hero: StoredHero, request: Request) -> bool:
     """Whether the client's copy is current, so that GET answers 304 (RFC 9110, 13.2.2:
     If-None-Match, when present and readable, decides; else If-Modified-Since)."""
-    passes = none_match(if_none_match, opaque_tag(hero))
+    headers = request.headers
+    passes = none_match(headers.get("if-none-match"), opaque_tag(hero))
     if passes is None:
-        passes = modified_since(if_modified_since, hero.updated_at)
+        passes = modified_since(headers.get("if-modified-since"), hero.updated_at)
     return passes is False
 
 

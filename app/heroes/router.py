@@ -1,7 +1,7 @@
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from app.core.conditional import PreconditionFailed, PreconditionRequired
+from app.core.conditional import PreconditionFailed, PreconditionRequired, declared_headers
 from app.core.database import DatabaseDep
 from app.core.errors import (
     BodyTooLarge,
@@ -13,9 +13,9 @@ from app.core.errors import (
 from app.core.responses import FastJSONResponse
 from app.core.routing import StrictJSONRoute
 from app.heroes import service
-from app.heroes.dependencies import HeroDep, HeroId, IfMatchDep
+from app.heroes.dependencies import HeroId
 from app.heroes.errors import HeroNotFound, InvalidHeroChanges, InvalidHeroId, InvalidPage
-from app.heroes.etags import expected_versions
+from app.heroes.etags import IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, expected_versions
 from app.heroes.listing import LIST_OPENAPI, ListRequestDep
 from app.heroes.models import HeroCreate, HeroPublic, HeroUpdate
 from app.heroes.paging import page_response
@@ -23,8 +23,6 @@ from app.heroes.responses import (
     HERO_HEADERS,
     LOCATION_HEADER,
     ExtraFields,
-    IfModifiedSinceHeader,
-    IfNoneMatchHeader,
     hero_response,
     is_current,
     not_modified,
@@ -102,18 +100,17 @@ async def list_heroes(listing: ListRequestDep, database: DatabaseDep) -> FastJSO
         **declare(HeroNotFound, InvalidHeroId),
     },
     summary="Read a hero",
+    openapi_extra=declared_headers(IF_NONE_MATCH, IF_MODIFIED_SINCE),
 )
 async def read_hero(
-    hero: HeroDep,
-    fields: ExtraFields = None,
-    if_none_match: IfNoneMatchHeader = None,
-    if_modified_since: IfModifiedSinceHeader = None,
+    hero_id: HeroId, database: DatabaseDep, request: Request, fields: ExtraFields = None
 ) -> Response:
     """The hero with this id, or 404 if there is none, with its `ETag` and `Last-Modified`;
     `fields` adds the timestamps to the body. 304 without a body when `If-None-Match`
     names its ETag, or (without `If-None-Match`) when it has not changed since
     `If-Modified-Since`."""
-    if is_current(hero, if_none_match, if_modified_since):
+    hero = await service.get_hero(database, hero_id)
+    if is_current(hero, request):
         return not_modified(hero)
     return hero_response(hero, requested(fields))
 
@@ -133,9 +130,10 @@ async def read_hero(
         ),
     },
     summary="Update a hero",
+    openapi_extra=declared_headers(IF_MATCH),
 )
 async def update_hero(
-    hero_id: HeroId, changes: HeroUpdate, if_match: IfMatchDep, database: DatabaseDep
+    hero_id: HeroId, changes: HeroUpdate, database: DatabaseDep, request: Request
 ) -> FastJSONResponse:
     """Change only the fields sent: `{"age": null}` clears the age, `{}` changes nothing.
 
@@ -143,7 +141,7 @@ async def update_hero(
     hero's ETag and moves `Last-Modified`. With `If-Match`, the change happens only if the
     hero still has that ETag (else 412 with the current one): no lost updates.
     """
-    expected = expected_versions(if_match, hero_id)
+    expected = expected_versions(request, hero_id)
     return hero_response(await service.update_hero(database, hero_id, changes, expected))
 
 
@@ -154,9 +152,10 @@ async def update_hero(
         **declare(HeroNotFound, PreconditionFailed, InvalidHeroId, PreconditionRequired),
     },
     summary="Delete a hero",
+    openapi_extra=declared_headers(IF_MATCH),
 )
-async def delete_hero(hero_id: HeroId, if_match: IfMatchDep, database: DatabaseDep) -> Deleted:
+async def delete_hero(hero_id: HeroId, database: DatabaseDep, request: Request) -> Deleted:
     """Delete the hero with this id for good; 404 if there is none. With `If-Match`, only
     if the hero still has that ETag (else 412 with the current one)."""
-    await service.delete_hero(database, hero_id, expected_versions(if_match, hero_id))
+    await service.delete_hero(database, hero_id, expected_versions(request, hero_id))
     return Deleted()

@@ -26,7 +26,7 @@ from app.core.database.postgres import PostgresDatabase
 from app.core.database.sqlite import SqliteDatabase
 from app.core.db import create_db_engine
 from app.core.errors import DatabaseUnavailable
-from app.core.schema import upgrade
+from app.core.migrator import upgrade
 from app.heroes import service
 from app.heroes.models import HeroCreate
 from tests.conftest import reachable_server_url

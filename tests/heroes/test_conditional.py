@@ -310,3 +310,40 @@ def test_of_concurrent_patches_with_one_if_match_exactly_one_wins(
     assert {response.headers["etag"] for response in losers} == {etag(hero_id, 2)}
     final = stored(session, hero_id)
     assert (final.age, final.version) == (winner.json()["age"], 2)
+
+
+def test_an_overlong_if_match_is_422_and_changes_nothing(
+    client: TestClient, session: Session, hero_id: int
+) -> None:
+    listed = ", ".join([etag(hero_id, 1)] * 200)  # over the 1,024 characters allowed
+
+    response = client.patch(f"/heroes/{hero_id}", json={"age": 30}, headers={"If-Match": listed})
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [
+            {
+                "type": "string_too_long",
+                "loc": ["header", "if-match"],
+                "msg": "String should have at most 1024 characters",
+                "ctx": {"max_length": 1024},
+            }
+        ]
+    }
+    assert stored(session, hero_id).age == 28
+
+
+def test_the_conditional_headers_are_declared_for_docs(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+
+    def headers(method: str) -> set[str]:
+        parameters = paths["/heroes/{hero_id}"][method]["parameters"]
+        return {parameter["name"] for parameter in parameters if parameter["in"] == "header"}
+
+    assert headers("get") == {"If-None-Match", "If-Modified-Since"}
+    assert headers("patch") == headers("delete") == {"If-Match"}
+    assert paths["/heroes/"]["post"]["responses"]["200"]["headers"].keys() == {
+        "ETag",
+        "Last-Modified",
+        "Location",
+    }

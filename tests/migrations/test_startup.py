@@ -4,7 +4,8 @@ import httpx2 as httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from app.core.schema import FIRST_REVISION, database_revision, head_revision, upgrade
+from app.core.migrator import head_revision, upgrade
+from app.core.schema import FIRST_REVISION, SCHEMA_HEAD, database_revision
 from tests.conftest import free_port, run_python, start_server, stop_server
 from tests.migrations.conftest import assert_one_line_error, service_engine
 
@@ -86,3 +87,30 @@ def assert_migrates_on_start(url: str, **settings: str) -> None:
         assert database_revision(engine) == head_revision()
     finally:
         engine.dispose()
+
+
+def test_a_current_schema_is_checked_without_loading_alembic(
+    scratch_url: str, scratch_engine: Engine
+) -> None:
+    """Each worker imports the app and runs its lifespan: with the schema current, neither
+    loads Alembic (about 11 MB a process), and without REDIS_URL nothing loads Redis."""
+    upgrade(scratch_engine)
+    check = (
+        "import sys, asyncio\n"
+        "from app.main import app, lifespan\n"
+        "async def start():\n"
+        "    async with lifespan(app):\n"
+        "        pass\n"
+        "asyncio.run(start())\n"
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'alembic', 'redis'}))\n"
+    )
+
+    for migrate in ("true", "false"):
+        result = run_python("-c", check, DATABASE_URL=scratch_url, DB_MIGRATE_ON_START=migrate)
+
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "[]", migrate
+
+
+def test_schema_head_names_the_newest_migration() -> None:
+    assert head_revision() == SCHEMA_HEAD

@@ -1,0 +1,108 @@
+"""Changing the database schema with Alembic, configured and run in code.
+
+The service (when it migrates at startup), the `heroes migrate` command and the tests all
+come here, so the migration environment is found wherever the package is installed. Only
+this module imports Alembic: a worker whose schema is already current never loads it
+(see app/core/schema.py).
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, inspect, text
+
+from app.core.schema import FIRST_REVISION, SchemaError
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+FILE_TEMPLATE = "%%(year)d%%(month).2d%%(day).2d_%%(slug)s"
+_LOCK_NAME = "heroes_migrate"
+_LOCK_KEY = 0x6865726F6573  # "heroes": PostgreSQL's advisory locks take a number
+_LOCK_SECONDS = 60
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration, pointing at the migrations inside this package.
+
+    With a connection, env.py migrates through it; without one, env.py connects to the
+    DATABASE_URL of the service's settings.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("file_template", FILE_TEMPLATE)
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the package ships its migrations"  # noqa: S101
+    return head
+
+
+def known_revisions() -> set[str]:
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return {script.revision for script in scripts.walk_revisions()}
+
+
+def current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Upgrade to `revision`; return the revisions before and after."""
+    with _locked_connection(engine) as connection:
+        _adopt_schema_made_before_migrations(connection)
+        before = current_revision(connection)
+        command.upgrade(alembic_config(connection), revision)
+        return before, current_revision(connection)
+
+
+def downgrade(engine: Engine, revision: str) -> tuple[str | None, str | None]:
+    """Downgrade to `revision` ("base" removes every table); return before and after."""
+    with _locked_connection(engine) as connection:
+        before = current_revision(connection)
+        command.downgrade(alembic_config(connection), revision)
+        return before, current_revision(connection)
+
+
+@contextmanager
+def _locked_connection(engine: Engine) -> Iterator[Connection]:
+    """One transaction that holds the migration lock: concurrent migrators take turns.
+
+    Workers starting together on a fresh database, or two deploy jobs, would otherwise
+    both see an old revision and both try to create the same table.
+    """
+    with engine.connect() as connection:
+        backend = connection.dialect.name
+        if backend == "sqlite":
+            # The write lock, for the whole migration (SQLite's DDL is transactional).
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        elif backend == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        else:
+            _get_named_lock(connection)
+        try:
+            yield connection
+            connection.commit()
+        finally:
+            if backend not in {"sqlite", "postgresql"}:
+                connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _LOCK_NAME})
+
+
+def _get_named_lock(connection: Connection) -> None:
+    got = connection.execute(
+        text("SELECT GET_LOCK(:name, :seconds)"),
+        {"name": _LOCK_NAME, "seconds": _LOCK_SECONDS},
+    ).scalar()
+    if got != 1:
+        raise SchemaError(f"another migration held the lock for {_LOCK_SECONDS} s")
+
+
+def _adopt_schema_made_before_migrations(connection: Connection) -> None:
+    if current_revision(connection) is None and inspect(connection).has_table("hero"):
+        command.stamp(alembic_config(connection), FIRST_REVISION)
