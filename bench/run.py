@@ -63,7 +63,9 @@ MB = 1_000_000  # the issue's "90 MB" is read as 10^6 bytes
 
 DATABASES = ("sqlite", "postgresql")
 APPS = ("service", "tutorial", "constant", "raw")
-ENDPOINTS = ("get_one", "list", "post", "patch")
+ENDPOINTS = ("get_one", "list", "post", "patch", "search")
+# The filtered, sorted page (issue 5); the tutorial's app has no filters.
+SEARCH_PATH = "/heroes/?min_age=20&max_age=60&sort=-age,name&limit=100"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/bench"
 
 # Seconds each app turn costs beyond its timed runs (start, checks, stop), and each run
@@ -87,6 +89,7 @@ ENDPOINT_INFO = {
     "list": Endpoint("list", "GET list of 100", "list.lua"),
     "post": Endpoint("post", "POST", "post.lua"),
     "patch": Endpoint("patch", "PATCH", "patch.lua"),
+    "search": Endpoint("search", "GET filtered sorted list of 100", "search.lua"),
 }
 
 
@@ -100,7 +103,7 @@ class AppInfo:
 
 APP_INFO = {
     "service": AppInfo("service", "app.main:app", ENDPOINTS, uses_database=True),
-    "tutorial": AppInfo("tutorial", "bench.tutorial_app:app", ENDPOINTS, uses_database=True),
+    "tutorial": AppInfo("tutorial", "bench.tutorial_app:app", ENDPOINTS[:-1], uses_database=True),
     "constant": AppInfo("constant", "bench.constant_app:app", ("get_one",), uses_database=False),
     "raw": AppInfo("raw", "bench.raw_app:app", ENDPOINTS, uses_database=True),
 }
@@ -641,17 +644,21 @@ def check_endpoints(server: Server, endpoints: Sequence[str]) -> None:
         "list": ("GET", "/heroes/?offset=0&limit=100", None),
         "post": ("POST", "/heroes/", {"name": "Check", "age": 1, "secret_name": "Check"}),
         "patch": ("PATCH", "/heroes/1", {"age": 31}),
+        "search": ("GET", SEARCH_PATH, None),
     }
     for endpoint in endpoints:
         method, path, body = checks[endpoint]
         status, answer = http(method, server.port, path, body)
         if not 200 <= status < 300:
             raise RuntimeError(f"{server.app.name}: {method} {path} answered {status}: {answer}")
-        if endpoint == "list":
+        if endpoint in {"list", "search"}:
             ok = isinstance(answer, list) and len(answer) == 100
             ok = ok and all(isinstance(item, dict) and set(item) == shape for item in answer)
         else:
             ok = isinstance(answer, dict) and set(answer) == shape
+        if endpoint == "search" and ok:
+            keys = [(-item["age"], item["name"], item["id"]) for item in answer]
+            ok = keys == sorted(keys) and all(20 <= item["age"] <= 60 for item in answer)
         if endpoint == "patch" and ok:
             ok = answer["age"] == 31
         if not ok:
