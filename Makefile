@@ -35,9 +35,9 @@ docs-screenshot: $(INSTALLED)  ## run the browser test; its /docs screenshot bec
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
-.PHONY: bench bench-quick bench-listing
+.PHONY: bench bench-quick bench-listing bench-soak
 
-bench: $(INSTALLED)  ## the full benchmark (about 25 minutes; see bench/README.md)
+bench: $(INSTALLED)  ## the full benchmark (about 30 minutes; see bench/README.md)
 	$(BIN)/python bench/run.py
 
 bench-quick: $(INSTALLED)  ## a smoke run of the benchmark: 1 repetition, SQLite, 1 worker, 64 connections
@@ -46,3 +46,6 @@ bench-quick: $(INSTALLED)  ## a smoke run of the benchmark: 1 repetition, SQLite
 
 bench-listing: $(INSTALLED)  ## pages of the list on 1,000,000 heroes, PostgreSQL and SQLite (bench/README.md)
 	$(BIN)/python bench/listing.py --compare-indexes
+
+bench-soak: $(INSTALLED)  ## resident memory over 1,000,000 requests, SQLite, 1 worker (bench/RESULTS-soak.md)
+	$(BIN)/python bench/soak.py
