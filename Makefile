@@ -40,9 +40,10 @@ clean:
 bench: $(INSTALLED)  ## the full benchmark (about 30 minutes; see bench/README.md)
 	$(BIN)/python bench/run.py
 
-bench-quick: $(INSTALLED)  ## a smoke run of the benchmark: 1 repetition, SQLite, 1 worker, 64 connections
+bench-quick: $(INSTALLED)  ## a smoke run of the benchmark (1 repetition, SQLite, 1 worker, 64 connections) into bench/RESULTS-quick.md
 	$(BIN)/python bench/run.py --repetitions 1 --duration 2 --warmup 1 --databases sqlite \
-		--workers 1 --connections 64 --title "quick smoke run (not a measurement)"
+		--workers 1 --connections 64 --title "quick smoke run (not a measurement)" \
+		--output bench/RESULTS-quick.md
 
 bench-listing: $(INSTALLED)  ## pages of the list on 1,000,000 heroes, PostgreSQL and SQLite (bench/README.md)
 	$(BIN)/python bench/listing.py --compare-indexes
