@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import URL
 
+from app.core.conditional import DeclaredHeader
 from app.heroes.cursors import (
     MAX_TOKEN_LENGTH,
     Cursor,
@@ -272,9 +273,8 @@ def _openapi_parameters() -> list[dict[str, Any]]:
             {"name": name, "in": "query", "required": False, "description": description}
             | {"schema": schema}
         )
-    header = {"type": "string", "examples": ["count=exact"], "title": "Prefer"}
-    prefer = {"name": "prefer", "in": "header", "required": False, "schema": header}
-    return [*parameters, prefer | {"description": PREFER_DESCRIPTION}]
+    prefer = DeclaredHeader("prefer", PREFER_DESCRIPTION, "count=exact")
+    return [*parameters, prefer.parameter()]
 
 
 LIST_OPENAPI: dict[str, Any] = {"parameters": _openapi_parameters()}
