@@ -9,6 +9,7 @@ about 8 µs a request, more than the query behind GET one (bench/PROFILE.md).
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -83,9 +84,12 @@ class DeclaredHeader:
         }
 
 
-def declared_headers(*headers: DeclaredHeader) -> dict[str, Any]:
-    """The `openapi_extra` of a route that reads these headers itself."""
-    return {"parameters": [header.parameter() for header in headers]}
+def declared_headers(
+    *headers: DeclaredHeader, query: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """The `openapi_extra` of a route that reads these headers itself (and, before them,
+    the `query` parameters it reads itself: app/core/query.py)."""
+    return {"parameters": [*query, *(header.parameter() for header in headers)]}
 
 
 def if_match(request: Request, *, required: bool) -> EntityTags | None:

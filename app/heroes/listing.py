@@ -12,10 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from starlette.datastructures import URL
 
 from app.core.conditional import DeclaredHeader
+from app.core.query import query_parameters, validated_query
 from app.heroes.cursors import (
     MAX_TOKEN_LENGTH,
     Cursor,
@@ -24,8 +25,8 @@ from app.heroes.cursors import (
     codec,
     fingerprint,
 )
-from app.heroes.models import AGE_MAX, HERO_ID_MAX, NAME_MAX_LENGTH, TIMESTAMP_FIELDS, Text
-from app.heroes.responses import requested
+from app.heroes.models import AGE_MAX, HERO_ID_MAX, NAME_MAX_LENGTH, Text
+from app.heroes.responses import ExtraFields, requested
 
 PAGE_SIZE_MAX = 100
 SORT_KEYS = ("id", "name", "age")
@@ -167,8 +168,6 @@ def _storable(name: str) -> bool:
 
 # --- the parameters, as /docs shows them ------------------------------------------------
 
-_FIELD = "|".join(TIMESTAMP_FIELDS)
-
 
 class ListParameters(BaseModel):
     """The list's query parameters, validated in one step.
@@ -244,16 +243,7 @@ class ListParameters(BaseModel):
     limit: int = Field(
         PAGE_SIZE_MAX, ge=0, le=PAGE_SIZE_MAX, description="Heroes per page, 0 to 100."
     )
-    fields: str | None = Field(
-        None,
-        pattern=rf"^({_FIELD})(,({_FIELD}))*$",
-        description=(
-            "Extra fields to add to each hero's body, comma-separated: `created_at`, "
-            "`updated_at` (RFC 3339, UTC). Without it the body is exactly "
-            '`{"name", "age", "id"}`.'
-        ),
-        examples=["created_at,updated_at"],
-    )
+    fields: ExtraFields = None
 
 
 PARAMETERS = tuple(ListParameters.model_fields)
@@ -264,31 +254,11 @@ PREFER_DESCRIPTION = (
 )
 
 
-def _openapi_parameters() -> list[dict[str, Any]]:
-    properties = ListParameters.model_json_schema()["properties"]
-    parameters = []
-    for name, schema in properties.items():
-        description = schema.pop("description")
-        parameters.append(
-            {"name": name, "in": "query", "required": False, "description": description}
-            | {"schema": schema}
-        )
-    prefer = DeclaredHeader("prefer", PREFER_DESCRIPTION, "count=exact")
-    return [*parameters, prefer.parameter()]
-
-
-LIST_OPENAPI: dict[str, Any] = {"parameters": _openapi_parameters()}
+_PREFER = DeclaredHeader("prefer", PREFER_DESCRIPTION, "count=exact")
+LIST_OPENAPI: dict[str, Any] = {
+    "parameters": [*query_parameters(ListParameters), _PREFER.parameter()]
+}
 """The route's `openapi_extra`: its parameters as /docs shows them."""
-
-
-def _validated(request: Request) -> ListParameters:
-    try:
-        return ListParameters.model_validate(dict(request.query_params))
-    except ValidationError as error:
-        problems = error.errors(include_url=False)
-        raise RequestValidationError(
-            [problem | {"loc": ("query", *problem["loc"])} for problem in problems]
-        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +273,7 @@ class ListRequest:
 async def list_request(request: Request) -> ListRequest:
     """The list request the query string and `Prefer` header describe, or a 422."""
     _refuse_unknown_parameters(request)
-    given = _validated(request)
+    given = validated_query(ListParameters, request)
     query = ListQuery(
         normalise_filters(
             name=given.name,

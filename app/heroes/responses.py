@@ -10,9 +10,11 @@ from collections.abc import Collection, Sequence
 from email.utils import format_datetime
 from typing import Annotated, Any
 
-from fastapi import Query, Request, Response
+from fastapi import Request, Response
+from pydantic import BaseModel, Field
 
 from app.core.conditional import modified_since, none_match
+from app.core.query import query_parameters, validated_query
 from app.core.responses import FastJSONResponse
 from app.heroes.etags import hero_etag, opaque_tag
 from app.heroes.models import TIMESTAMP_FIELDS, HeroSummary, StoredHero
@@ -21,7 +23,7 @@ _FIELD = "|".join(TIMESTAMP_FIELDS)
 
 ExtraFields = Annotated[
     str | None,
-    Query(
+    Field(
         pattern=rf"^({_FIELD})(,({_FIELD}))*$",
         description=(
             "Extra fields to add to each hero's body, comma-separated: "
@@ -31,6 +33,26 @@ ExtraFields = Annotated[
         examples=["created_at,updated_at"],
     ),
 ]
+"""The `fields` query parameter of every route that answers heroes."""
+
+
+class ReadParameters(BaseModel):
+    """GET one's query parameters: read from the request, not declared to FastAPI
+    (app/core/query.py), and only when there is a query string, so that the plain
+    tutorial call validates nothing beyond its path."""
+
+    fields: ExtraFields = None
+
+
+READ_PARAMETERS = query_parameters(ReadParameters)
+"""GET one's query parameters as OpenAPI declares them."""
+
+
+def requested_fields(request: Request) -> tuple[str, ...]:
+    """The extra fields GET one's query string asks for, or its 422."""
+    if not request.scope["query_string"]:
+        return ()
+    return requested(validated_query(ReadParameters, request).fields)
 
 
 def is_current(hero: StoredHero, request: Request) -> bool:

@@ -22,11 +22,11 @@ from app.heroes.paging import page_response
 from app.heroes.responses import (
     HERO_HEADERS,
     LOCATION_HEADER,
-    ExtraFields,
+    READ_PARAMETERS,
     hero_response,
     is_current,
     not_modified,
-    requested,
+    requested_fields,
 )
 
 # Routes are `async def` and await the service: the data-access layer decides, per backend,
@@ -100,19 +100,18 @@ async def list_heroes(listing: ListRequestDep, database: DatabaseDep) -> FastJSO
         **declare(HeroNotFound, InvalidHeroId),
     },
     summary="Read a hero",
-    openapi_extra=declared_headers(IF_NONE_MATCH, IF_MODIFIED_SINCE),
+    openapi_extra=declared_headers(IF_NONE_MATCH, IF_MODIFIED_SINCE, query=READ_PARAMETERS),
 )
-async def read_hero(
-    hero_id: HeroId, database: DatabaseDep, request: Request, fields: ExtraFields = None
-) -> Response:
+async def read_hero(hero_id: HeroId, database: DatabaseDep, request: Request) -> Response:
     """The hero with this id, or 404 if there is none, with its `ETag` and `Last-Modified`;
     `fields` adds the timestamps to the body. 304 without a body when `If-None-Match`
     names its ETag, or (without `If-None-Match`) when it has not changed since
     `If-Modified-Since`."""
+    extra = requested_fields(request)
     hero = await service.get_hero(database, hero_id)
     if is_current(hero, request):
         return not_modified(hero)
-    return hero_response(hero, requested(fields))
+    return hero_response(hero, extra)
 
 
 @router.patch(

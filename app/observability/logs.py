@@ -5,6 +5,7 @@ import logging
 import time
 from typing import Any
 
+import orjson
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -31,7 +32,28 @@ class JsonFormatter(logging.Formatter):
             entry.update(fields)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=True, default=str, separators=(",", ":"))
+        return _encode(entry)
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=True, default=str, separators=(",", ":"))
+# What orjson does not render as `json` would goes to `str`, as `json` sends it there.
+_AS_JSON_DOES = (
+    orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _encode(entry: dict[str, Any]) -> str:
+    """The line `json.dumps(entry, ensure_ascii=True, default=str)` writes, compact.
+
+    orjson writes most lines, at a tenth of the cost; a line it would write otherwise
+    (any non-ASCII character, an integer over 64 bits) is left to `json`."""
+    try:
+        line = orjson.dumps(entry, default=str, option=_AS_JSON_DOES)
+    except TypeError:
+        return _ENCODER.encode(entry)
+    return line.decode("ascii") if line.isascii() else _ENCODER.encode(entry)
 
 
 _last_second: list[object] = [None, ""]  # formatting the date is most of a line's cost
@@ -46,6 +68,7 @@ def _timestamp(created: float) -> str:
 
 def configure_logging(level: str) -> None:
     """JSON lines on stderr for the service's own loggers (`app.*`)."""
+    _record_only_what_lines_show()
     logger = logging.getLogger("app")
     logger.setLevel(level)
     if not any(isinstance(handler.formatter, JsonFormatter) for handler in logger.handlers):
@@ -53,6 +76,16 @@ def configure_logging(level: str) -> None:
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
     logger.propagate = False
+
+
+def _record_only_what_lines_show() -> None:
+    """Skip the parts of a log record no line shows: the caller's file and line (a walk
+    up the stack), the thread, the multiprocessing name. The logging HOWTO's
+    "Optimization" section names these switches; with them an access line costs a third
+    less (bench/PROFILE.md). The pid stays: every line carries it."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False
 
 
 def uvicorn_log_config(level: str) -> dict[str, Any]:

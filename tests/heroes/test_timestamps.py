@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -91,11 +92,29 @@ def test_fields_adds_the_timestamps_on_request(client: TestClient, session: Sess
     assert page.json() == [hero | {"created_at": one.json()["created_at"]}]
 
 
-def test_unknown_fields_are_422_naming_what_is_allowed(client: TestClient) -> None:
+@pytest.mark.parametrize("path", ["/heroes/", "/heroes/{id}"])
+def test_unknown_fields_are_422_naming_what_is_allowed(client: TestClient, path: str) -> None:
+    hero, _ = create(client)
     for fields in ("secret_name", "created_at,", "id", ""):
-        response = client.get("/heroes/", params={"fields": fields})
+        response = client.get(path.format(id=hero["id"]), params={"fields": fields})
 
         assert response.status_code == 422, fields
         (problem,) = response.json()["detail"]
+        assert problem["type"] == "string_pattern_mismatch"
         assert problem["loc"] == ["query", "fields"]
         assert "created_at|updated_at" in problem["ctx"]["pattern"]
+
+
+def test_one_hero_reads_fields_as_fastapi_would(client: TestClient) -> None:
+    """The last `fields` given counts, and other parameters are ignored, as they were
+    when FastAPI read the parameter."""
+    hero, _ = create(client)
+    url = f"/heroes/{hero['id']}"
+
+    last_counts = client.get(f"{url}?fields=bogus&fields=created_at")
+    ignored = client.get(f"{url}?limit=5&fields=updated_at")
+    plain = client.get(f"{url}?limit=5")
+
+    assert list(last_counts.json()) == ["name", "age", "id", "created_at"]
+    assert list(ignored.json()) == ["name", "age", "id", "updated_at"]
+    assert plain.json() == hero

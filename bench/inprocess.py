@@ -1,0 +1,166 @@
+"""What one request costs in-process: the ASGI app called directly, no sockets, no wrk.
+
+    .venv/bin/python bench/inprocess.py                     # µs of CPU per request
+    .venv/bin/python bench/inprocess.py --profile get_one   # and cProfile's top entries
+    .venv/bin/python bench/inprocess.py --database postgresql://postgres@127.0.0.1/bench
+
+The service (app.main, with its default settings and middleware) and the FastAPI constant
+endpoint (bench/constant_app.py) answer the same GET one in turn, several rounds each, on a
+database of 1,000 seeded heroes; the figure is CPU time (`time.process_time`) per request,
+so the machine's other load barely moves it. This is where bench/PROFILE.md's per-request
+figures come from: use it to see what a change costs before running the full benchmark.
+"""
+
+import argparse
+import asyncio
+import cProfile
+import importlib
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+from starlette.types import ASGIApp, Message
+
+ROOT = Path(__file__).resolve().parent.parent
+HEROES = 1000
+IF_NONE_MATCH = b'"1.1"'
+
+# name -> (method, path, query string, body, extra headers)
+Request = tuple[str, str, bytes, bytes, list[tuple[bytes, bytes]]]
+REQUESTS: dict[str, Request] = {
+    "get_one": ("GET", "/heroes/7", b"", b"", []),
+    "get_one_fields": ("GET", "/heroes/7", b"fields=created_at", b"", []),
+    "get_one_304": ("GET", "/heroes/1", b"", b"", [(b"if-none-match", IF_NONE_MATCH)]),
+    "list": ("GET", "/heroes/", b"offset=0&limit=100", b"", []),
+    "search": ("GET", "/heroes/", b"min_age=20&max_age=60&sort=-age,name&limit=100", b"", []),
+    "patch": ("PATCH", "/heroes/9", b"", b'{"age": 31}', [(b"content-type", b"application/json")]),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--database", help="a server database URL (default: a SQLite file)")
+    parser.add_argument("--only", default=",".join(REQUESTS), help="comma-separated requests")
+    parser.add_argument("--profile", choices=list(REQUESTS), help="cProfile this request")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="heroes-inprocess-") as directory:
+        os.environ["DATABASE_URL"] = args.database or f"sqlite:///{directory}/heroes.db"
+        _prepare_database()
+        asyncio.run(_measure(args))
+
+
+def _prepare_database() -> None:
+    heroes = [str(ROOT / ".venv/bin/heroes")]
+    if "sqlite" not in os.environ["DATABASE_URL"]:  # a server database: start it empty
+        for step in ("downgrade", "base"), ("upgrade", "head"):
+            subprocess.run([*heroes, "migrate", *step], check=True, cwd=ROOT, capture_output=True)
+    subprocess.run([*heroes, "seed", str(HEROES)], check=True, cwd=ROOT, capture_output=True)
+
+
+async def _measure(args: argparse.Namespace) -> None:
+    service = importlib.import_module("app.main").app
+    constant = importlib.import_module("bench.constant_app").app
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(service.router.lifespan_context(service))
+        if args.profile:
+            await _profile(service, REQUESTS[args.profile], args.requests)
+            return
+        names = args.only.split(",")
+        print(f"CPU µs per request, least and median of {args.rounds} rounds of {args.requests}:")
+        rounds = [_timed(constant, REQUESTS["get_one"], args.requests)]
+        rounds += [_timed(service, REQUESTS[name], args.requests) for name in names]
+        labels = ["constant GET one", *(f"service {name}" for name in names)]
+        results = await _interleaved(rounds, args.rounds)
+        for label, figures in zip(labels, results, strict=True):
+            least, median = min(figures), statistics.median(figures)
+            print(f"  {label:<24} {least:7.1f} {median:7.1f}")
+
+
+async def _interleaved(
+    rounds: list[Callable[[], Awaitable[float]]], repetitions: int
+) -> list[list[float]]:
+    results: list[list[float]] = [[] for _ in rounds]
+    for _ in range(repetitions):
+        for figures, measure in zip(results, rounds, strict=True):
+            figures.append(await measure())
+    return results
+
+
+def _timed(app: ASGIApp, request: Request, count: int) -> Callable[[], Awaitable[float]]:
+    async def measure() -> float:
+        await _call(app, request)  # warm: caches, prepared statements
+        started = time.process_time()
+        for _ in range(count):
+            await _call(app, request)
+        return (time.process_time() - started) / count * 1e6
+
+    return measure
+
+
+async def _profile(app: ASGIApp, request: Request, count: int) -> None:
+    for _ in range(100):
+        await _call(app, request)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(count):
+        await _call(app, request)
+    profiler.disable()
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    stats.sort_stats("cumulative").print_stats(45)
+    stats.sort_stats("tottime").print_stats(30)
+
+
+async def _call(app: ASGIApp, request: Request) -> int:
+    method, path, query, body, headers = request
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query,
+        "headers": [(b"host", b"127.0.0.1:8000"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    if body:
+        scope["headers"].append((b"content-length", str(len(body)).encode()))
+    status = 0
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    if status >= 400:
+        raise SystemExit(f"{method} {path}?{query.decode()} answered {status}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    main()
