@@ -2,13 +2,15 @@
 
     .venv/bin/python bench/inprocess.py                     # µs of CPU per request
     .venv/bin/python bench/inprocess.py --profile get_one   # and cProfile's top entries
-    .venv/bin/python bench/inprocess.py --database postgresql://postgres@127.0.0.1/bench
+    .venv/bin/python bench/inprocess.py --database postgresql://postgres@127.0.0.1/heroes_inprocess
 
 The service (app.main, with its default settings and middleware) and the FastAPI constant
 endpoint (bench/constant_app.py) answer the same GET one in turn, several rounds each, on a
 database of 1,000 seeded heroes; the figure is CPU time (`time.process_time`) per request,
 so the machine's other load barely moves it. This is where bench/PROFILE.md's per-request
 figures come from: use it to see what a change costs before running the full benchmark.
+A `--database` is emptied (migrations down and up) before it is seeded: give it one of its
+own, never the benchmark's or the tests'.
 """
 
 import argparse
@@ -23,7 +25,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +71,7 @@ def _prepare_database() -> None:
 async def _measure(args: argparse.Namespace) -> None:
     service = importlib.import_module("app.main").app
     constant = importlib.import_module("bench.constant_app").app
-    async with AsyncExitStack() as stack:
-        await stack.enter_async_context(service.router.lifespan_context(service))
+    async with service.router.lifespan_context(service):
         if args.profile:
             await _profile(service, REQUESTS[args.profile], args.requests)
             return
