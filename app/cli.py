@@ -15,9 +15,9 @@ import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.commands import CommandFailed, add_commands, run_command
-from app.core.config import Settings, SettingsError, load_settings
-from app.core.db import create_db_engine
-from app.core.schema import SchemaError, describe_database_error, prepare_database
+from app.config import Settings, SettingsError, load_settings
+from app.db.backends import create_db_engine
+from app.db.schema import SchemaError, describe_database_error, prepare_database
 from app.observability.logs import uvicorn_log_config
 from app.observability.metrics import MULTIPROC_DIR_VARIABLE, prepare_multiprocess_directory
 

@@ -15,16 +15,16 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Engine, insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.core.config import load_settings
-from app.core.db import create_db_engine
-from app.core.migrator import downgrade, head_revision, upgrade
-from app.core.models import utc_now
-from app.core.schema import (
+from app.config import load_settings
+from app.db.backends import create_db_engine
+from app.db.migrator import downgrade, head_revision, upgrade
+from app.db.schema import (
     SchemaError,
     database_revision,
     describe_database_error,
     prepare_database,
 )
+from app.db.tables import utc_now
 from app.heroes.models import AGE_MAX, Hero
 
 ROWS_PER_STATEMENT = 10_000  # one executemany

@@ -1,4 +1,10 @@
-"""The application factory: settings -> engine -> routers -> error handlers, and lifespan."""
+"""The application factory: settings -> database -> HTTP layer -> domains, and the lifespan.
+
+Nothing happens at import: `create_app` only builds objects, and the module's `app` is
+built when first asked for (by `uvicorn app.main:app` or `fastapi run`). What needs the
+database, checking or migrating its schema, runs at start-up, and a failure there stops
+the service with one line.
+"""
 
 import asyncio
 import gc
@@ -8,30 +14,38 @@ from contextlib import asynccontextmanager, suppress
 
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 
-from app.core.config import Settings, SettingsError, load_settings
-from app.core.database import Database, DependencyOverrides, create_database
-from app.core.db import create_db_engine, get_engine, get_session
-from app.core.docs import DOCS_URL, REDOC_URL, api_info, install_docs, operation_id
-from app.core.errors import install_error_handlers
-from app.core.headers import SecurityHeadersMiddleware
-from app.core.limits import BodySizeLimitMiddleware
-from app.core.methods import install_path_methods
+from app.config import Settings, SettingsError, load_settings
 from app.core.ratelimit import Limiter, RateLimitMiddleware, create_limiter
-from app.core.schema import SchemaError, prepare_database, verify_schema
+from app.db import Database, backend_for
+from app.db.schema import prepare_database
 from app.health import openapi as health_openapi
 from app.health.router import router as health_router
 from app.heroes import openapi as heroes_openapi
 from app.heroes.router import router as heroes_router
+from app.http.body_limit import BodySizeLimitMiddleware
+from app.http.dependencies import DependencyOverrides, HttpOptions, get_session
+from app.http.docs import (
+    DOCS_URL,
+    REDOC_URL,
+    STATIC_URL,
+    SWAGGER_UI_PARAMETERS,
+    api_info,
+    operation_id,
+)
+from app.http.errors import install_error_handlers
+from app.http.methods import install_path_methods
+from app.http.security import SecurityHeadersMiddleware
+from app.http.startup import OneLineStartupFailure
 from app.observability import metrics
-from app.observability.errors import name_error_kinds
 from app.observability.logs import configure_logging, masked_url
 from app.observability.middleware import ObserveRequests
 from app.observability.router import router as metrics_router
 
-__all__ = ["app", "create_app", "get_session"]
+__all__ = ["create_app", "get_session"]
 
 POOL_SAMPLE_SECONDS = 1.0
 logger = logging.getLogger("app")
@@ -43,9 +57,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Threads serve the backends SQLAlchemy runs (MariaDB); more than the pool's
     # connections would only queue inside the pool.
     to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
-    engine = get_engine(app)
     logger.info("starting", extra={"fields": _startup_fields(settings)})
-    await run_in_threadpool(prepare_database, engine, migrate=settings.migrate_on_start)
+    await run_in_threadpool(prepare_database, app.state.engine, migrate=settings.migrate_on_start)
     _freeze_startup_objects()
     database: Database = app.state.database
     sampler = asyncio.create_task(_sample_pool(database))
@@ -59,7 +72,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if limiter is not None:
             await limiter.close()
         await database.aclose()
-        engine.dispose()
+        app.state.engine.dispose()
         gc.unfreeze()  # an app started again in this process (tests) freezes anew
 
 
@@ -89,29 +102,37 @@ async def _sample_pool(database: Database) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service as an ASGI app; builds objects only (no connection, no file)."""
     settings = settings or load_settings()
     configure_logging(settings.log_level)
-    app = FastAPI(
+    app = FastAPIOffline(
         **api_info(),
         openapi_tags=[heroes_openapi.TAG, health_openapi.TAG],
         generate_unique_id_function=operation_id,
-        docs_url=None,  # install_docs serves /docs and /redoc without a CDN
-        redoc_url=None,
+        docs_url=DOCS_URL,
+        redoc_url=REDOC_URL,
+        static_url=STATIC_URL,
+        swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
         lifespan=lifespan,
     )
     install_path_methods(app)
     app.add_middleware(BodySizeLimitMiddleware, max_body_size=settings.max_body_size)
+    backend = backend_for(settings)
     app.state.settings = settings
-    app.state.engine = create_db_engine(settings)
-    app.state.database = create_database(app.state.engine, settings)
+    app.state.engine = backend.create_engine()
+    app.state.database = backend.create_database(app.state.engine)
+    secret = settings.cursor_secret
+    app.state.http_options = HttpOptions(
+        require_if_match=settings.require_if_match,
+        cursor_secret=secret.get_secret_value() if secret is not None else None,
+    )
     app.dependency_overrides = DependencyOverrides()
     _add_production_middleware(app, settings)
     install_error_handlers(app)
-    name_error_kinds(app)
     app.include_router(heroes_router)
-    install_docs(app)
     app.include_router(health_router)
     app.include_router(metrics_router)
+    app.add_middleware(OneLineStartupFailure)
     return app
 
 
@@ -138,13 +159,7 @@ def _add_production_middleware(app: FastAPI, settings: Settings) -> None:
             CORSMiddleware,
             allow_origins=settings.cors_allow_origins,
             allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
-            allow_headers=[
-                "Content-Type",
-                "X-Request-ID",
-                "If-Match",
-                "If-None-Match",
-                "Prefer",
-            ],
+            allow_headers=["Content-Type", "X-Request-ID", "If-Match", "If-None-Match", "Prefer"],
             expose_headers=[
                 "X-Request-ID",
                 "Retry-After",
@@ -163,17 +178,14 @@ def _add_production_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(ObserveRequests, routes=app.router.routes)
 
 
-def _refuse_a_stale_schema(app: FastAPI) -> None:
-    """Check the schema on import, where a refusal is one line (a failed lifespan is a
-    traceback in uvicorn's log). Migrating is left to the lifespan."""
-    if not app.state.settings.migrate_on_start:
-        engine = get_engine(app)
-        verify_schema(engine)
-        engine.dispose()  # no connection carried into the workers
-
-
-try:
-    app = create_app()
-    _refuse_a_stale_schema(app)
-except (SettingsError, SchemaError) as error:
-    raise SystemExit(f"heroes: {error}") from None
+def __getattr__(name: str) -> FastAPI:
+    """`app`, built on first use from the environment's settings (PEP 562): importing this
+    module reads nothing. A bad setting stops the process in one line."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        app = create_app()
+    except SettingsError as error:
+        raise SystemExit(f"heroes: {error}") from None
+    globals()["app"] = app
+    return app

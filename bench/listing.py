@@ -29,14 +29,15 @@ from typing import Any
 import httpx2 as httpx
 from sqlalchemy import Engine, create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
+from starlette.datastructures import QueryParams
 
 from app.commands import generate_heroes
-from app.core.config import load_settings
-from app.core.db import create_db_engine
-from app.core.migrator import upgrade
-from app.heroes.cursors import Cursor, CursorCodec
-from app.heroes.listing import ListQuery, normalise_filters, parse_sort
+from app.config import load_settings
+from app.db.backends import create_db_engine
+from app.db.migrator import upgrade
 from app.heroes.models import Hero
+from app.heroes.resource import HEROES_LIST
+from app.kit.listing.cursors import Cursor, CursorCodec
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-listing-cursor-secret"  # noqa: S105  # a benchmark's own service
@@ -295,21 +296,10 @@ def _cursor_at(client: httpx.Client, params: dict[str, str], depth: int) -> str:
     response = client.get("/heroes/", params=params | {"offset": str(depth - 1), "limit": "1"})
     response.raise_for_status()
     hero = response.json()[0]
-    query = ListQuery(_filters(params), parse_sort(params.get("sort")), limit=100)
+    codec = CursorCodec(SECRET)
+    query = HEROES_LIST.query(QueryParams(params), None, codec)
     values = tuple(hero[order.key] for order in query.sort)
-    return CursorCodec(SECRET).encode(Cursor(values), query.made_for())
-
-
-def _filters(params: dict[str, str]) -> Any:
-    has_age = params.get("has_age")
-    return normalise_filters(
-        name=params.get("name"),
-        name_contains=params.get("name_contains"),
-        age=None,
-        min_age=int(params["min_age"]) if "min_age" in params else None,
-        max_age=int(params["max_age"]) if "max_age" in params else None,
-        has_age=None if has_age is None else has_age == "true",
-    )
+    return codec.encode(Cursor(values), query.made_for())
 
 
 def _time(  # noqa: PLR0913, PLR0917  # what one case is: its query, its page, how often

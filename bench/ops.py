@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx2 as httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.headers import SecurityHeadersMiddleware
+from app.http.security import SecurityHeadersMiddleware
 from app.observability.logs import configure_logging
 from app.observability.middleware import ObserveRequests
 

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from app.core.limits import BodySizeLimitMiddleware
+from app.http.body_limit import BodySizeLimitMiddleware
 from app.main import create_app
 
 

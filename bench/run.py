@@ -467,9 +467,9 @@ class Databases:
         else:
             # The raw app reads and writes the service's table: same migrations.
             code = (
-                "from app.core.config import load_settings\n"
-                "from app.core.db import create_db_engine\n"
-                "from app.core.migrator import upgrade\n"
+                "from app.config import load_settings\n"
+                "from app.db.backends import create_db_engine\n"
+                "from app.db.migrator import upgrade\n"
                 "upgrade(create_db_engine(load_settings()))\n"
             )
         env = {**os.environ, "DATABASE_URL": self.url(database, app)}

@@ -21,9 +21,8 @@ from sqlalchemy import Engine, MetaData, create_engine, delete, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel
 
-from app.core.config import Settings, load_settings
-from app.core.db import get_engine
-from app.core.migrator import upgrade
+from app.config import Settings, load_settings
+from app.db.migrator import upgrade
 from app.main import create_app
 
 BACKENDS = ("sqlite", "postgresql", "mariadb")
@@ -99,8 +98,8 @@ def settings(database_url: str) -> Settings:
 def app(settings: Settings) -> FastAPI:
     app = create_app(settings)
     # Start from the schema the migrations make, whatever an earlier run left behind.
-    drop_every_table(get_engine(app))
-    upgrade(get_engine(app))
+    drop_every_table(app.state.engine)
+    upgrade(app.state.engine)
     return app
 
 
@@ -119,7 +118,8 @@ def running_client(app: FastAPI) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="session")
 def engine(running_client: TestClient, app: FastAPI) -> Engine:
-    return get_engine(app)
+    engine: Engine = app.state.engine
+    return engine
 
 
 def empty_tables(engine: Engine) -> None:

@@ -10,14 +10,10 @@ from typing import Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.core.errors import AppError, error_response, mark_error
+from app.http.errors import RateLimited, error_response
+from app.observability.context import mark_error_kind
 
 CLIENT_KEY_MAX_LENGTH = 64
-
-
-class RateLimited(AppError):
-    status_code = 429
-    detail = "Too many requests, slow down"
 
 
 class Limiter(Protocol):
@@ -98,7 +94,7 @@ class RateLimitMiddleware:
         if wait is None:
             await self.app(scope, receive, send)
             return
-        mark_error(scope, RateLimited.__name__)
+        mark_error_kind(scope, RateLimited.__name__)
         response = error_response(RateLimited)
         response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
         await response(scope, receive, send)

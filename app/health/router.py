@@ -3,9 +3,10 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from app.core.database import DatabaseDep
-from app.core.errors import DatabaseUnavailable
+from app.db import DatabaseUnavailable
 from app.health import service
+from app.http.dependencies import DatabaseDep
+from app.http.errors import declare
 
 router = APIRouter(tags=["operations"])
 
@@ -20,7 +21,7 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", responses=DatabaseUnavailable.responses(), summary="Readiness")
+@router.get("/readyz", responses=declare(DatabaseUnavailable), summary="Readiness")
 async def readyz(database: DatabaseDep) -> Health:
     """Ready when the database answers a round trip; 503 while it cannot."""
     await service.check_database(database)

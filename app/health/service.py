@@ -1,8 +1,9 @@
-from sqlalchemy import Select, literal_column, select
+from sqlalchemy import literal_column, select
 
-from app.core.database import Database
+from app.db import Database
+from app.db.statements import Statement
 
-PING: Select[tuple[int]] = select(literal_column("1"))
+PING = Statement(select(literal_column("1")))
 
 
 async def check_database(database: Database) -> None:

@@ -1,10 +1,12 @@
+"""The hero's errors: the one its service raises, and the 422 examples its routes show."""
+
 from typing import Any
 
-from app.core.errors import AppError, InvalidInput
+from app.errors import NotFound
+from app.http.errors import InvalidInput
 
 
-class HeroNotFound(AppError):
-    status_code = 404
+class HeroNotFound(NotFound):
     detail = "Hero not found"
 
 

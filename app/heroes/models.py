@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, Index, Integer, String, func, text
 from sqlalchemy.dialects import mysql
 from sqlmodel import Field, SQLModel
 
-from app.core.models import UTCDateTime, utc_now
+from app.db.tables import UTCDateTime, utc_now
 
 NAME_MAX_LENGTH = 255
 SECRET_NAME_MAX_LENGTH = 255

@@ -1,57 +1,36 @@
-from fastapi import APIRouter, Request, Response
+"""The hero routes: the tutorial's five, each reading its request and calling the service.
+
+Routes are `async def` and await the service: the data-access layer decides, per backend,
+what runs on the event loop and what on a thread (app/db/backends.py, bench/PROFILE.md).
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
-from app.core.conditional import PreconditionFailed, PreconditionRequired, declared_headers
-from app.core.database import DatabaseDep
-from app.core.errors import (
-    BodyTooLarge,
-    DatabaseUnavailable,
-    InvalidInput,
-    MalformedBody,
-    declare,
-)
-from app.core.responses import FastJSONResponse
-from app.core.routing import StrictJSONRoute
-from app.heroes import service
-from app.heroes.dependencies import HeroId
-from app.heroes.errors import HeroNotFound, InvalidHeroChanges, InvalidHeroId, InvalidPage
-from app.heroes.etags import IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, expected_versions
-from app.heroes.listing import LIST_OPENAPI, ListRequestDep
+from app.heroes import openapi, service
 from app.heroes.models import HeroCreate, HeroPublic, HeroUpdate
-from app.heroes.paging import page_response
-from app.heroes.responses import (
-    HERO_HEADERS,
-    LOCATION_HEADER,
-    READ_PARAMETERS,
-    hero_response,
-    is_current,
-    not_modified,
-    requested_fields,
-)
+from app.heroes.openapi import HeroId
+from app.heroes.resource import HEROES, HEROES_LIST, hero_response, list_body, requested_fields
+from app.http.dependencies import DatabaseDep, OptionsDep
+from app.http.json_body import StrictJSONRoute
+from app.http.responses import FastJSONResponse
+from app.kit.listing.links import page_response
+from app.kit.listing.parameters import ListRequest
+from app.kit.validators import expected_versions, is_current, not_modified
 
-# Routes are `async def` and await the service: the data-access layer decides, per backend,
-# what runs on the event loop and what on a thread (app/core/database, bench/PROFILE.md).
 router = APIRouter(
-    prefix="/heroes",
-    tags=["heroes"],
-    route_class=StrictJSONRoute,
-    responses=DatabaseUnavailable.responses(),
+    prefix="/heroes", tags=["heroes"], route_class=StrictJSONRoute, **openapi.ROUTER
 )
+HeroesPage = Annotated[ListRequest, Depends(HEROES_LIST.dependency)]
 
 
 class Deleted(BaseModel):
     ok: bool = True
 
 
-@router.post(
-    "/",
-    response_model=HeroPublic,
-    responses={
-        200: {"headers": HERO_HEADERS | LOCATION_HEADER},
-        **declare(MalformedBody, BodyTooLarge, InvalidInput),
-    },
-    summary="Create a hero",
-)
+@router.post("/", response_model=HeroPublic, **openapi.CREATE)
 async def create_hero(
     hero: HeroCreate, database: DatabaseDep, request: Request
 ) -> FastJSONResponse:
@@ -66,14 +45,8 @@ async def create_hero(
     return hero_response(created, location=location)
 
 
-@router.get(
-    "/",
-    response_model=list[HeroPublic],
-    responses=declare(InvalidPage),
-    summary="List heroes",
-    openapi_extra=LIST_OPENAPI,
-)
-async def list_heroes(listing: ListRequestDep, database: DatabaseDep) -> FastJSONResponse:
+@router.get("/", response_model=list[HeroPublic], **openapi.LIST)
+async def list_heroes(listing: HeroesPage, database: DatabaseDep) -> FastJSONResponse:
     """Heroes that match every filter given, in the order `sort` asks (default: `id`), a
     page at a time: by `offset`, or by the cursors of the `Link` header's `next` and
     `prev` links (RFC 8288). Without new parameters, the tutorial's list as before.
@@ -82,26 +55,11 @@ async def list_heroes(listing: ListRequestDep, database: DatabaseDep) -> FastJSO
     match. Unknown parameters, sort keys given twice or unknown, and cursors that were
     changed or made for other filters or another sort are 422, naming what is allowed.
     """
-    query = listing.query
-    heroes = await service.list_heroes(database, query)
-    total = await service.count_heroes(database, query.filters) if query.count else None
-    return page_response(listing, heroes, total)
+    page = await service.list_heroes(database, listing.query)
+    return page_response(listing, page, HEROES.key_places, list_body(listing.query.extra))
 
 
-@router.get(
-    "/{hero_id}",
-    response_model=HeroPublic,
-    responses={
-        200: {"headers": HERO_HEADERS},
-        304: {
-            "description": "Not Modified: the copy the client names is current (no body)",
-            "headers": HERO_HEADERS,
-        },
-        **declare(HeroNotFound, InvalidHeroId),
-    },
-    summary="Read a hero",
-    openapi_extra=declared_headers(IF_NONE_MATCH, IF_MODIFIED_SINCE, query=READ_PARAMETERS),
-)
+@router.get("/{hero_id}", response_model=HeroPublic, **openapi.READ)
 async def read_hero(hero_id: HeroId, database: DatabaseDep, request: Request) -> Response:
     """The hero with this id, or 404 if there is none, with its `ETag` and `Last-Modified`;
     `fields` adds the timestamps to the body. 304 without a body when `If-None-Match`
@@ -114,25 +72,13 @@ async def read_hero(hero_id: HeroId, database: DatabaseDep, request: Request) ->
     return hero_response(hero, extra)
 
 
-@router.patch(
-    "/{hero_id}",
-    response_model=HeroPublic,
-    responses={
-        200: {"headers": HERO_HEADERS},
-        **declare(
-            HeroNotFound,
-            MalformedBody,
-            PreconditionFailed,
-            BodyTooLarge,
-            InvalidHeroChanges,
-            PreconditionRequired,
-        ),
-    },
-    summary="Update a hero",
-    openapi_extra=declared_headers(IF_MATCH),
-)
+@router.patch("/{hero_id}", response_model=HeroPublic, **openapi.UPDATE)
 async def update_hero(
-    hero_id: HeroId, changes: HeroUpdate, database: DatabaseDep, request: Request
+    hero_id: HeroId,
+    changes: HeroUpdate,
+    database: DatabaseDep,
+    options: OptionsDep,
+    request: Request,
 ) -> FastJSONResponse:
     """Change only the fields sent: `{"age": null}` clears the age, `{}` changes nothing.
 
@@ -140,21 +86,20 @@ async def update_hero(
     hero's ETag and moves `Last-Modified`. With `If-Match`, the change happens only if the
     hero still has that ETag (else 412 with the current one): no lost updates.
     """
-    expected = expected_versions(request, hero_id)
+    expected = expected_versions(
+        request, hero_id, required=options.require_if_match, version_max=HEROES.version_max
+    )
     return hero_response(await service.update_hero(database, hero_id, changes, expected))
 
 
-@router.delete(
-    "/{hero_id}",
-    responses={
-        200: {"content": {"application/json": {"example": {"ok": True}}}},
-        **declare(HeroNotFound, PreconditionFailed, InvalidHeroId, PreconditionRequired),
-    },
-    summary="Delete a hero",
-    openapi_extra=declared_headers(IF_MATCH),
-)
-async def delete_hero(hero_id: HeroId, database: DatabaseDep, request: Request) -> Deleted:
+@router.delete("/{hero_id}", **openapi.DELETE)
+async def delete_hero(
+    hero_id: HeroId, database: DatabaseDep, options: OptionsDep, request: Request
+) -> Deleted:
     """Delete the hero with this id for good; 404 if there is none. With `If-Match`, only
     if the hero still has that ETag (else 412 with the current one)."""
-    await service.delete_hero(database, hero_id, expected_versions(request, hero_id))
+    expected = expected_versions(
+        request, hero_id, required=options.require_if_match, version_max=HEROES.version_max
+    )
+    await service.delete_hero(database, hero_id, expected)
     return Deleted()

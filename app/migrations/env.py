@@ -9,8 +9,8 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import app.heroes.models  # noqa: F401  # registers the tables on the metadata
-from app.core.config import load_settings
-from app.core.db import create_db_engine
+from app.config import load_settings
+from app.db.backends import create_db_engine
 
 target_metadata = SQLModel.metadata
 

@@ -20,7 +20,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from app.core.database import Database
+from app.db import Database
 
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -76,7 +76,7 @@ def record_request(method: str, route: str, status: int, seconds: float) -> None
 
 
 def record_pool(database: Database) -> None:
-    """How busy this worker's database connections are (app/core/database)."""
+    """How busy this worker's database connections are (app/db)."""
     usage = database.pool_usage()
     POOL_IN_USE.set(usage.in_use)
     POOL_WAITING.set(usage.waiting)

@@ -7,9 +7,13 @@ from collections.abc import Sequence
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import ERROR_KIND_KEY, mark_error
 from app.observability import metrics
-from app.observability.context import REQUEST_ID, request_id_from
+from app.observability.context import (
+    REQUEST_ID,
+    error_kind,
+    mark_error_kind,
+    request_id_from,
+)
 
 access_log = logging.getLogger("app.access")
 error_log = logging.getLogger("app.errors")
@@ -43,7 +47,7 @@ class ObserveRequests:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            mark_error(scope, "unhandled")
+            mark_error_kind(scope, "unhandled")
             raise
         finally:
             metrics.IN_FLIGHT.dec()
@@ -70,7 +74,7 @@ def _finish(scope: Scope, route: str, status: int, seconds: float) -> None:
         fields = {"method": method, "route": route, "status": status, "duration_ms": duration_ms}
         access_log.info("request", extra={"fields": fields})
     if status >= 400:
-        kind = scope.get(ERROR_KIND_KEY) or f"http_{status}"
+        kind = error_kind(scope) or f"http_{status}"
         metrics.ERRORS.labels(kind).inc()
         level = logging.ERROR if status >= 500 else logging.INFO
         fields = {"kind": kind, "status": status, "route": route}

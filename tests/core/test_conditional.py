@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.core.conditional import EntityTags, parse_entity_tags
+from app.http.conditional import EntityTags, parse_entity_tags
 
 
 @pytest.mark.parametrize(

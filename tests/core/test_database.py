@@ -1,4 +1,4 @@
-"""The data-access layer's own promises, below the HTTP layer (app/core/database).
+"""The data-access layer's own promises, below the HTTP layer (app/db).
 
 The API tests run every statement on every backend; these pin down what the API cannot
 show directly: which work waits for what, and how the PostgreSQL pool behaves at its edges.
@@ -19,14 +19,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from app.core.config import Settings, load_settings
-from app.core.database import Database, create_database
-from app.core.database.pool import AsyncConnectionPool, PoolTimeout
-from app.core.database.postgres import PostgresDatabase
-from app.core.database.sqlite import SqliteDatabase
-from app.core.db import create_db_engine
-from app.core.errors import DatabaseUnavailable
-from app.core.migrator import upgrade
+from app.config import Settings, load_settings
+from app.db import Database, DatabaseUnavailable, backend_for
+from app.db.backends import create_db_engine
+from app.db.migrator import upgrade
+from app.db.pool import AsyncConnectionPool, PoolTimeout
+from app.db.postgres import PostgresDatabase
+from app.db.sqlite import SqliteDatabase
+from app.db.statements import Statement
 from app.heroes import service
 from app.heroes.models import HeroCreate
 from tests.conftest import reachable_server_url
@@ -46,7 +46,7 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
 async def opened(settings: Settings) -> AsyncIterator[Database]:
     engine = create_db_engine(settings)
     upgrade(engine)
-    database = create_database(engine, settings)
+    database = backend_for(settings).create_database(engine)
     try:
         yield database
     finally:
@@ -118,7 +118,9 @@ def postgres_settings() -> Settings:
 
 
 def small_pool(settings: Settings, **overrides: Any) -> AsyncConnectionPool:
-    database = PostgresDatabase(create_db_engine(settings), settings)
+    backend = backend_for(settings)
+    database = backend.create_database(backend.create_engine())
+    assert isinstance(database, PostgresDatabase)
     pool = database.pool
     for name, value in overrides.items():
         setattr(pool, f"_{name}", value)
@@ -229,7 +231,7 @@ def test_postgresql_statement_over_the_timeout_is_503(postgres_settings: Setting
         async with opened(postgres_settings) as database:
             started = time.monotonic()
             with pytest.raises(DatabaseUnavailable):
-                await database.fetch_one(select(func.pg_sleep(3)), {})
+                await database.fetch_one(Statement(select(func.pg_sleep(3))), {})
             seconds = time.monotonic() - started
             hero = await service.create_hero(database, NEW_HERO)  # and it still works
             assert await service.get_hero(database, hero.id) == hero
@@ -248,7 +250,7 @@ def test_postgresql_server_frozen_mid_query_is_503_by_the_client_deadline(
     async def scenario() -> float:
         async with opened(postgres_settings) as database:
             hero = await service.create_hero(database, NEW_HERO)
-            row = await database.fetch_one(select(func.pg_backend_pid()), {})
+            row = await database.fetch_one(Statement(select(func.pg_backend_pid())), {})
             assert row is not None
             with _frozen(row[0]):
                 started = time.monotonic()

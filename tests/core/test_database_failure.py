@@ -22,9 +22,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from app.core.config import Settings, load_settings
-from app.core.db import create_db_engine, get_engine
-from app.core.errors import DatabaseUnavailable
+from app.config import Settings, load_settings
+from app.db import DatabaseUnavailable
+from app.db.backends import create_db_engine
+from app.http.errors import answer_for
 from app.main import create_app
 from tests.conftest import empty_tables, free_port, reachable_server_url
 
@@ -176,7 +177,7 @@ def timed(call: Callable[[], httpx.Response], within: float) -> tuple[httpx.Resp
 def assert_unavailable(response: httpx.Response) -> None:
     assert response.status_code == 503, response.text
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == {"detail": DatabaseUnavailable.detail}
+    assert response.json() == {"detail": answer_for(DatabaseUnavailable).detail}
     assert response.headers["retry-after"] == "1"
 
 
@@ -238,7 +239,7 @@ def running_client(settings: Settings, proxy: TcpProxy) -> Iterator[TestClient]:
     """The service, started (the lifespan migrates) with no heroes, over the proxy."""
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as client:
-        empty_tables(get_engine(app))
+        empty_tables(app.state.engine)
         try:
             yield client
         finally:

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from app.core.config import load_settings
-from app.core.db import create_db_engine
+from app.config import load_settings
+from app.db.backends import create_db_engine
 
 
 def test_sqlite_connections_use_wal_a_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.config import load_settings
-from app.core.docs import ASSETS
+from app.config import load_settings
+from app.http.docs import ASSETS
 from app.main import create_app
 
 DOCS_PAGES = ("/docs", "/redoc")

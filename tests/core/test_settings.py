@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.config import SettingsError, load_settings
+from app.config import SettingsError, load_settings
 from tests.conftest import REPO_ROOT, SETTING_NAMES, free_port, run_python_in
 
 # (environment variable, bad value): each must stop startup with a line naming the variable.
@@ -288,12 +288,12 @@ def test_refused_database_url_does_not_show_its_password(
     assert "hunter2" not in str(raised.value)
 
 
-# The ways the service is started: the CLI, and what `uvicorn app.main:app` does (import
-# app.main), both directly and through uvicorn itself.
+# The ways the service is started: the CLI, and what `uvicorn app.main:app` does (take
+# the module's app), both directly and through uvicorn itself.
 def start_commands() -> dict[str, list[str]]:
     return {
         "heroes serve": ["-m", "app", "serve", "--port", str(free_port())],
-        "import app.main": ["-c", "import app.main"],
+        "from app.main import app": ["-c", "from app.main import app"],
         "uvicorn app.main:app": ["-m", "uvicorn", "app.main:app", "--port", str(free_port())],
     }
 
@@ -313,7 +313,9 @@ def assert_stopped_with_one_line_naming(
     assert name in lines[0], result.stderr
 
 
-@pytest.mark.parametrize("how", ["heroes serve", "import app.main", "uvicorn app.main:app"])
+@pytest.mark.parametrize(
+    "how", ["heroes serve", "from app.main import app", "uvicorn app.main:app"]
+)
 @pytest.mark.parametrize(
     ("name", "value"),
     [("DATABASE_URL", "not a url"), ("DATABASE_URL", "oracle://x/y"), ("DB_POOL_SIZE", "-1")],

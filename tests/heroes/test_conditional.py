@@ -5,6 +5,7 @@ tutorial's last write wins; with it, a write happens only on the state the clien
 """
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -257,12 +258,12 @@ def test_delete_with_the_current_etag_deletes(
 @pytest.fixture
 def if_match_required(client: TestClient) -> Iterator[TestClient]:
     app: Any = client.app
-    settings = app.state.settings
-    app.state.settings = settings.model_copy(update={"require_if_match": True})
+    options = app.state.http_options
+    app.state.http_options = replace(options, require_if_match=True)
     try:
         yield client
     finally:
-        app.state.settings = settings
+        app.state.http_options = options
 
 
 def test_writes_without_if_match_get_428_when_it_is_required(

@@ -3,8 +3,8 @@
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from app.heroes.listing import PARAMETERS
 from app.heroes.models import Hero
+from app.heroes.resource import HEROES_LIST
 from tests.factories import make_hero, read_stored
 
 HERO_KEYS = {"id", "name", "age"}
@@ -196,7 +196,7 @@ def test_openapi_describes_every_route_parameter_and_body(client: TestClient) ->
     assert set(paths["/heroes/"]) == {"get", "post"}
     assert set(paths["/heroes/{hero_id}"]) == {"get", "patch", "delete"}
     list_params = {param["name"] for param in paths["/heroes/"]["get"]["parameters"]}
-    assert list_params == {*PARAMETERS, "prefer"}  # offset, limit, fields, filters, sort...
+    assert list_params == {*HEROES_LIST.names, "prefer"}  # offset, limit, fields, filters, sort...
     schemas = spec["components"]["schemas"]
     assert set(schemas["HeroPublic"]["properties"]) == HERO_KEYS
     assert "secret_name" in schemas["HeroCreate"]["properties"]

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, insert
 
-from app.core.config import SettingsError, load_settings
-from app.heroes.cursors import Cursor, CursorCodec, CursorError, fingerprint
+from app.config import SettingsError, load_settings
+from app.kit.listing.cursors import Cursor, CursorCodec, CursorError, fingerprint
 from app.main import create_app
 from tests.heroes.listing_model import Stored, hero_table, store
 

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from app.core.config import load_settings
-from app.heroes import service
+from app.config import load_settings
 from app.heroes.models import AGE_MAX
+from app.kit.listing import pages
 from app.main import create_app
 from tests.heroes.listing_model import Stored, bodies, store
 
@@ -192,7 +192,7 @@ def test_without_prefer_no_count_runs(
     async def refuse(*_args: object) -> int:
         raise AssertionError("counted without being asked")
 
-    monkeypatch.setattr(service, "count_heroes", refuse)
+    monkeypatch.setattr(pages, "count_rows", refuse)
 
     response = client.get("/heroes/", headers={"Prefer": "count=planned"})
 

@@ -1,5 +1,5 @@
 """Hero bodies are the bytes FastAPI's own serialisation would send, whichever path
-renders them: pydantic for one hero, orjson for a page (app/core/responses.py)."""
+renders them: pydantic for one hero, orjson for a page (app/http/responses.py)."""
 
 from datetime import UTC, datetime
 
@@ -8,7 +8,7 @@ from pydantic import TypeAdapter
 from sqlmodel import Session
 
 from app.heroes.models import HeroPublic, StoredHero
-from app.heroes.responses import hero_body
+from app.heroes.resource import hero_body
 from tests.factories import make_hero
 
 ODD_BUT_LEGAL_NAMES = ("Zoë", "雷神", "emoji 🦸", 'quote " and \\ backslash', "tab\tnewline\n")

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
-from app.core.config import load_settings
-from app.core.db import create_db_engine
+from app.config import load_settings
+from app.db.backends import create_db_engine
 from tests.conftest import BACKENDS, drop_every_table, reachable_server_url
 
 Completed = subprocess.CompletedProcess[str]
@@ -76,10 +76,14 @@ def service_engine(url: str) -> Engine:
 
 
 def assert_one_line_error(result: Completed, *fragments: str) -> str:
+    """The process stopped, non-zero, saying why in one line (`heroes: ...`) and no
+    traceback. Under uvicorn the line sits among uvicorn's own start-up lines; from the
+    `heroes` command it is all there is."""
     assert result.returncode != 0, result
     assert "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.splitlines()
+    lines = [line for line in result.stderr.splitlines() if "heroes: " in line]
     assert len(lines) == 1, result.stderr
+    line = lines[0][lines[0].index("heroes: ") :]
     for fragment in fragments:
-        assert fragment in lines[0], result.stderr
-    return lines[0]
+        assert fragment in line, result.stderr
+    return line

@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from app.core.migrator import head_revision, upgrade
-from app.core.schema import FIRST_REVISION, database_revision
+from app.db.migrator import head_revision, upgrade
+from app.db.schema import FIRST_REVISION, database_revision
 from app.heroes.models import Hero
 from tests.conftest import run_python
 from tests.migrations.conftest import Completed, assert_one_line_error

@@ -2,7 +2,7 @@
 
 from sqlalchemy import Engine, insert, inspect, select, text
 
-from app.core.migrator import downgrade, upgrade
+from app.db.migrator import downgrade, upgrade
 from tests.heroes.listing_model import hero_table
 
 # Code point order, which binary, "C" and NO PAD collations agree on; PAD SPACE would

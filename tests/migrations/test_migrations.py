@@ -12,8 +12,8 @@ from sqlalchemy import table as table_clause
 from sqlalchemy.sql import column
 from sqlmodel import Session, col, select
 
-from app.core.migrator import alembic_config, downgrade, head_revision, upgrade
-from app.core.schema import FIRST_REVISION, database_revision
+from app.db.migrator import alembic_config, downgrade, head_revision, upgrade
+from app.db.schema import FIRST_REVISION, database_revision
 from app.heroes.models import Hero
 
 # Rows as a database at the first revision holds them: every kind of value the API accepts.

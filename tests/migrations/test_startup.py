@@ -1,26 +1,26 @@
 """Startup and the schema: migrate on start, or refuse a stale schema in one line."""
 
+from pathlib import Path
+
 import httpx2 as httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from app.core.migrator import head_revision, upgrade
-from app.core.schema import FIRST_REVISION, SCHEMA_HEAD, database_revision
-from tests.conftest import free_port, run_python, start_server, stop_server
+from app.db.migrator import head_revision, upgrade
+from app.db.schema import FIRST_REVISION, SCHEMA_HEAD, database_revision
+from tests.conftest import free_port, run_python, run_python_in, start_server, stop_server
 from tests.migrations.conftest import assert_one_line_error, service_engine
 
 
-# The ways the service is started: the CLI, and what `uvicorn app.main:app` does (import
-# app.main), both directly and through uvicorn itself.
+# The ways the service is started: the CLI, and uvicorn on the module's app.
 def start_command(how: str) -> list[str]:
     return {
         "heroes serve": ["-m", "app", "serve", "--port", str(free_port())],
-        "import app.main": ["-c", "import app.main"],
         "uvicorn app.main:app": ["-m", "uvicorn", "app.main:app", "--port", str(free_port())],
     }[how]
 
 
-HOWS = ["heroes serve", "import app.main", "uvicorn app.main:app"]
+HOWS = ["heroes serve", "uvicorn app.main:app"]
 
 
 @pytest.mark.parametrize("how", HOWS)
@@ -50,10 +50,49 @@ def test_a_schema_ahead_of_the_code_stops_startup_naming_the_newer_code(
         connection.execute(text("UPDATE alembic_version SET version_num = '0999'"))
 
     result = run_python(
-        *start_command("import app.main"), DATABASE_URL=scratch_url, DB_MIGRATE_ON_START="false"
+        *start_command("uvicorn app.main:app"),
+        DATABASE_URL=scratch_url,
+        DB_MIGRATE_ON_START="false",
     )
 
     assert_one_line_error(result, "at 0999", "newer than this code", "heroes migrate downgrade")
+
+
+IMPORT_AND_BUILD = (
+    "import time; started = time.perf_counter(); import app.main; app.main.app; "
+    "print(time.perf_counter() - started)"
+)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://postgres@127.0.0.1:{port}/x",
+        "mariadb://root@127.0.0.1:{port}/x",
+        "sqlite:///{folder}/missing/heroes.db",
+    ],
+)
+def test_importing_the_app_touches_no_database(url: str, tmp_path: Path) -> None:
+    """Importing app.main, and building its app as uvicorn does, makes no connection and
+    no file, whatever DATABASE_URL says: checks that need the database wait for start-up."""
+    database_url = url.format(port=free_port(), folder=tmp_path)
+
+    result = run_python_in(tmp_path, "-c", IMPORT_AND_BUILD, DATABASE_URL=database_url)
+
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout) < 3
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_importing_the_app_accepts_a_stale_schema(
+    scratch_url: str, scratch_engine: Engine
+) -> None:
+    upgrade(scratch_engine, FIRST_REVISION)
+
+    result = run_python("-c", IMPORT_AND_BUILD, DATABASE_URL=scratch_url)
+
+    assert result.returncode == 0, result.stderr
+    assert database_revision(scratch_engine) == FIRST_REVISION
 
 
 @pytest.mark.parametrize("how", ["heroes serve", "uvicorn app.main:app"])

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from app.core.config import load_settings
+from app.config import load_settings
 from app.main import create_app
 
 

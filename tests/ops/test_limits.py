@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.core.config import load_settings
+from app.config import load_settings
 from app.main import create_app
 from tests.conftest import free_port
 from tests.ops.conftest import JsonLines
@@ -165,6 +165,6 @@ def test_readyz_is_503_while_the_database_cannot_be_reached(json_logs: JsonLines
     assert ready.headers["retry-after"] == "1"
     assert live.status_code == 200
     lines = json_logs.of("ready-1")
-    assert [line["logger"] for line in lines] == ["app.core.errors", "app.access", "app.errors"]
+    assert [line["logger"] for line in lines] == ["app.db", "app.access", "app.errors"]
     assert lines[2]["kind"] == "DatabaseUnavailable"
     assert "hunter2" not in repr(json_logs.lines)

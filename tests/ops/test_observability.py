@@ -4,7 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.core.headers import CONTENT_SECURITY_POLICY
+from app.http.security import CONTENT_SECURITY_POLICY
 from tests.ops.conftest import JsonLines
 
 HERO = {"name": "Deadpond", "secret_name": "Dive Wilson"}

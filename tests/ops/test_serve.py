@@ -9,7 +9,7 @@ from tests.conftest import free_port, run_python
 
 def test_serve_migrates_once_before_several_workers_start(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    code = "from app.cli import _prepare_schema; from app.core.config import load_settings; "
+    code = "from app.cli import _prepare_schema; from app.config import load_settings; "
     code += f"_prepare_schema(load_settings(database_url={url!r}))"
 
     finished = run_python("-c", code)

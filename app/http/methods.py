@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import ERROR_KIND_KEY
+from app.observability.context import ERROR_KIND_KEY
 
 # What the routed request tells the middleware outside (logs and metrics).
 _REPORTED = ("route", ERROR_KIND_KEY)
@@ -68,11 +68,18 @@ class RouteTable:
         return tuple(method for method in _METHOD_ORDER if method in methods)
 
 
-def route_table(app: FastAPI) -> RouteTable:
-    table: RouteTable | None = getattr(app.state, "route_table", None)
-    if table is None:
-        table = app.state.route_table = RouteTable(app.router.routes)
-    return table
+class LazyRouteTable:
+    """The app's route table, read from its routes when first needed: by then every
+    router is included (middleware is added before them)."""
+
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        self._routes = routes  # the app's own list, filled later
+        self._table: RouteTable | None = None
+
+    def get(self) -> RouteTable:
+        if self._table is None:
+            self._table = RouteTable(self._routes)
+        return self._table
 
 
 def _route_path(scope: Scope) -> str:
@@ -84,14 +91,15 @@ def _route_path(scope: Scope) -> str:
 class PathMethods:
     """ASGI middleware, innermost: it serves the requests Starlette's router would refuse."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, routes: LazyRouteTable) -> None:
         self.app = app
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        table = route_table(scope["app"])
+        table = self.routes.get()
         path = _route_path(scope)
         inner = scope
         if path in table.collections:
@@ -134,16 +142,17 @@ def _headers_only(send: Send) -> Send:
     return send_headers
 
 
-async def method_not_allowed(request: Request, error: Exception) -> Response:
-    """FastAPI's answer to an HTTP error, with `Allow` listing all of the path's methods."""
-    assert isinstance(error, HTTPException)  # noqa: S101  # registered for HTTPException
-    if error.status_code == 405:
-        allowed = route_table(request.app).allowed(_route_path(request.scope))
-        error.headers = {**(error.headers or {}), "Allow": ", ".join(allowed)}
-    return await http_exception_handler(request, error)
-
-
 def install_path_methods(app: FastAPI) -> None:
     """Call first of all middleware, so that this one runs innermost, next to the router."""
-    app.add_middleware(PathMethods)
+    routes = LazyRouteTable(app.router.routes)
+
+    async def method_not_allowed(request: Request, error: Exception) -> Response:
+        """FastAPI's answer to an HTTP error, with `Allow` listing the path's methods."""
+        assert isinstance(error, HTTPException)  # noqa: S101  # registered for HTTPException
+        if error.status_code == 405:
+            allowed = routes.get().allowed(_route_path(request.scope))
+            error.headers = {**(error.headers or {}), "Allow": ", ".join(allowed)}
+        return await http_exception_handler(request, error)
+
+    app.add_middleware(PathMethods, routes=routes)
     app.add_exception_handler(HTTPException, method_not_allowed)

@@ -3,41 +3,45 @@
 The links keep every parameter the client sent and change only where the page starts.
 A client that sent `offset` pages by offset: `next` when the page came back full, `prev`
 when it did not start at 0. Otherwise the links carry cursors: `next` after the page's
-last hero when the page came back full, `prev` before its first hero unless the page is
+last row when the page came back full, `prev` before its first row unless the page is
 the first. A page of `limit=0` has no neighbours.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.datastructures import URL, QueryParams
 
-from app.core.responses import FastJSONResponse
-from app.heroes.cursors import Cursor, CursorCodec
-from app.heroes.listing import ListQuery, ListRequest
-from app.heroes.models import HERO_ID_MAX, HeroSummary
-from app.heroes.responses import heroes_response
+from app.db import Row
+from app.http.responses import FastJSONResponse
+from app.kit.listing.cursors import Cursor, CursorCodec
+from app.kit.listing.pages import Page
+from app.kit.listing.parameters import ListRequest
+from app.kit.listing.query import ListQuery
 
 Neighbour = dict[str, str | int] | None
+OFFSET_MAX = 2**63 - 1  # the largest offset the list accepts
 
 
 def page_response(
-    listing: ListRequest, heroes: Sequence[HeroSummary], total: int | None
+    listing: ListRequest,
+    page: Page,
+    key_places: Mapping[str, int],
+    body: Callable[[Row], Any],
 ) -> FastJSONResponse:
-    response = heroes_response(heroes, listing.query.extra)
-    response.headers.update(page_headers(listing, heroes, total))
+    """The page's rows as `body` renders each, with the page's links and count."""
+    response = FastJSONResponse([body(row) for row in page.rows])
+    response.headers.update(page_headers(listing, page.rows, key_places, page.total))
     return response
 
 
 def page_headers(
-    listing: ListRequest, heroes: Sequence[HeroSummary], total: int | None
+    listing: ListRequest, rows: Sequence[Row], key_places: Mapping[str, int], total: int | None
 ) -> dict[str, str]:
     headers: dict[str, str] = {}
-    query, url = listing.query, listing.url
-    if query.offset is not None:
-        neighbours = offset_neighbours(query, len(heroes))
-    else:
-        neighbours = cursor_neighbours(query, heroes, listing.codec)
+    neighbours = _neighbours(listing, rows, key_places)
+    url = listing.url
     links = [
         _link(url, params, rel) for rel, params in zip(("next", "prev"), neighbours, strict=True)
     ]
@@ -49,39 +53,47 @@ def page_headers(
     return headers
 
 
+def _neighbours(
+    listing: ListRequest, rows: Sequence[Row], key_places: Mapping[str, int]
+) -> tuple[Neighbour, Neighbour]:
+    query = listing.query
+    if query.offset is not None:
+        return offset_neighbours(query, len(rows))
+    boundaries = [tuple(row[key_places[order.key]] for order in query.sort) for row in rows]
+    after, before = cursor_neighbours(query, boundaries)
+    return _token(after, query, listing.codec), _token(before, query, listing.codec)
+
+
 def offset_neighbours(query: ListQuery, found: int) -> tuple[Neighbour, Neighbour]:
     offset, limit = query.offset or 0, query.limit
     if limit == 0:
         return None, None
-    full = found == limit and offset + limit <= HERO_ID_MAX
+    full = found == limit and offset + limit <= OFFSET_MAX
     after: Neighbour = {"offset": offset + limit} if full else None
     before: Neighbour = {"offset": max(offset - limit, 0)} if offset > 0 else None
     return after, before
 
 
 def cursor_neighbours(
-    query: ListQuery, heroes: Sequence[HeroSummary], codec: CursorCodec
-) -> tuple[Neighbour, Neighbour]:
-    """(next, prev), each the cursor of a page on one side of this one, if there is one."""
+    query: ListQuery, boundaries: Sequence[tuple[object, ...]]
+) -> tuple[Cursor | None, Cursor | None]:
+    """(next, prev): a cursor of the page on each side of this one, if there is one.
+    `boundaries` are the sort-key values of the page's rows."""
     if query.limit == 0:
         return None, None
-    full, cursor = len(heroes) == query.limit, query.cursor
-    if cursor is None and not heroes:
+    full, cursor = len(boundaries) == query.limit, query.cursor
+    if cursor is None and not boundaries:
         return None, None
-    if heroes:
-        after = Cursor(_values(heroes[-1], query))
-        before = Cursor(_values(heroes[0], query), before=True)
+    if boundaries:
+        after = Cursor(boundaries[-1])
+        before = Cursor(boundaries[0], before=True)
     else:  # an empty page: its neighbour starts where it did, and takes that row too
         assert cursor is not None  # noqa: S101  # (for mypy: the case is handled above)
         after = before = Cursor(cursor.values, not cursor.before, not cursor.inclusive)
     going_back = cursor is not None and cursor.before
     next_page = after if (full or going_back) else None
     prev_page = before if (cursor is not None and (full or not going_back)) else None
-    return _token(next_page, query, codec), _token(prev_page, query, codec)
-
-
-def _values(hero: HeroSummary, query: ListQuery) -> tuple[object, ...]:
-    return tuple(getattr(hero, order.key) for order in query.sort)
+    return next_page, prev_page
 
 
 def _token(cursor: Cursor | None, query: ListQuery, codec: CursorCodec) -> Neighbour:

@@ -12,29 +12,22 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import Engine, Select, Update
-from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy import Engine
 
-from app.core.config import Settings
-from app.core.database.base import (
-    CompiledStatement,
-    Database,
-    Params,
-    PoolUsage,
-    Row,
-    StatementCache,
-)
-from app.core.db import configure_sqlite_connection
-from app.core.errors import database_unavailable
+from app.config import Settings
+from app.db.backends import configure_sqlite_connection
+from app.db.database import Database, PoolUsage
+from app.db.errors import unavailable
+from app.db.statements import CompiledStatement, Params, Row, Statement
 
 T = TypeVar("T")
 
 
 class SqliteDatabase(Database):
     def __init__(self, engine: Engine, settings: Settings) -> None:
-        self._statements = StatementCache(engine.dialect)
+        self._dialect = engine.dialect
         args, kwargs = engine.dialect.create_connect_args(engine.url)
         # Autocommit (isolation_level=None): each statement is its own transaction, so the
         # reader never keeps a snapshot open and a write commits when it returns.
@@ -49,25 +42,23 @@ class SqliteDatabase(Database):
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._writes = 0  # submitted to the writer thread and not finished
 
-    async def fetch_one(self, query: Select[Any], params: Params) -> Row | None:
-        rows = self._read(self._statements.get(query), params)
+    async def fetch_one(self, query: Statement, params: Params) -> Row | None:
+        rows = self._read(query.compiled(self._dialect), params)
         return rows[0] if rows else None
 
-    async def fetch_all(self, query: Select[Any], params: Params) -> list[Row]:
-        return self._read(self._statements.get(query), params)
+    async def fetch_all(self, query: Statement, params: Params) -> list[Row]:
+        return self._read(query.compiled(self._dialect), params)
 
-    async def write(self, statement: UpdateBase, params: Params) -> int:
-        compiled = self._statements.get(statement)
-        return await self._on_writer(_rowcount, compiled, params)
+    async def write(self, statement: Statement, params: Params) -> int:
+        return await self._on_writer(_rowcount, statement.compiled(self._dialect), params)
 
-    async def write_returning(self, statement: UpdateBase, params: Params) -> Row | None:
-        compiled = self._statements.get(statement)
-        return await self._on_writer(_first_row, compiled, params)
+    async def write_returning(self, statement: Statement, params: Params) -> Row | None:
+        return await self._on_writer(_first_row, statement.compiled(self._dialect), params)
 
     async def update_returning(
-        self, statement: Update, reread: Select[Any], params: Params
+        self, statement: Statement, reread: Statement, params: Params
     ) -> Row | None:
-        compiled = self._statements.get(statement, returning=reread)
+        compiled = statement.returning(reread).compiled(self._dialect)
         return await self._on_writer(_first_row, compiled, params)
 
     def pool_usage(self) -> PoolUsage:
@@ -87,7 +78,7 @@ class SqliteDatabase(Database):
             # fetchall, not fetchone: a cursor left unfinished would keep its read open.
             return [compiled.row(raw) for raw in cursor.fetchall()]
         except sqlite3.OperationalError as error:
-            raise database_unavailable(error) from error
+            raise unavailable(error) from error
 
     async def _on_writer(
         self,
@@ -102,7 +93,7 @@ class SqliteDatabase(Database):
                 self._writer_thread, self._write, run, compiled, params
             )
         except sqlite3.OperationalError as error:
-            raise database_unavailable(error) from error
+            raise unavailable(error) from error
         finally:
             self._writes -= 1
 

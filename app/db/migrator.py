@@ -3,7 +3,7 @@
 The service (when it migrates at startup), the `heroes migrate` command and the tests all
 come here, so the migration environment is found wherever the package is installed. Only
 this module imports Alembic: a worker whose schema is already current never loads it
-(see app/core/schema.py).
+(see app/db/schema.py).
 """
 
 from collections.abc import Iterator
@@ -14,15 +14,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect
 
-from app.core.schema import FIRST_REVISION, SchemaError
+from app.db.backends import backend_class
+from app.db.schema import FIRST_REVISION
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 FILE_TEMPLATE = "%%(year)d%%(month).2d%%(day).2d_%%(slug)s"
-_LOCK_NAME = "heroes_migrate"
-_LOCK_KEY = 0x6865726F6573  # "heroes": PostgreSQL's advisory locks take a number
-_LOCK_SECONDS = 60
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -77,30 +75,12 @@ def _locked_connection(engine: Engine) -> Iterator[Connection]:
     Workers starting together on a fresh database, or two deploy jobs, would otherwise
     both see an old revision and both try to create the same table.
     """
-    with engine.connect() as connection:
-        backend = connection.dialect.name
-        if backend == "sqlite":
-            # The write lock, for the whole migration (SQLite's DDL is transactional).
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        elif backend == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-        else:
-            _get_named_lock(connection)
-        try:
-            yield connection
-            connection.commit()
-        finally:
-            if backend not in {"sqlite", "postgresql"}:
-                connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _LOCK_NAME})
-
-
-def _get_named_lock(connection: Connection) -> None:
-    got = connection.execute(
-        text("SELECT GET_LOCK(:name, :seconds)"),
-        {"name": _LOCK_NAME, "seconds": _LOCK_SECONDS},
-    ).scalar()
-    if got != 1:
-        raise SchemaError(f"another migration held the lock for {_LOCK_SECONDS} s")
+    with (
+        engine.connect() as connection,
+        backend_class(connection.dialect.name).migration_lock(connection),
+    ):
+        yield connection
+        connection.commit()
 
 
 def _adopt_schema_made_before_migrations(connection: Connection) -> None:

@@ -2,8 +2,8 @@
 
 This serves MariaDB (PyMySQL is synchronous), SQLite in memory (one connection that every
 request shares), and a session that a test substitutes by overriding `get_session`, as
-SQLModel's testing tutorial does. Driver errors surface as SQLAlchemy's, which the error
-handlers answer with 503 (see app/core/errors.py).
+SQLModel's testing tutorial does. A driver error that means the database is away or too
+slow leaves as `DatabaseUnavailable`.
 """
 
 from collections.abc import Callable, Mapping
@@ -11,14 +11,19 @@ from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Dialect, Engine, Executable, Select, Update
-from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy import CursorResult, Dialect, Engine
+from sqlalchemy import exc as sa_exc
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.core.database.base import Database, Params, PoolUsage, Row
+from app.db.database import Database, PoolUsage
+from app.db.errors import unavailable
+from app.db.statements import Params, Row, Statement
 
 T = TypeVar("T")
+# Errors that mean the database could not be reached or did not answer in time, as
+# opposed to errors in what we asked of it.
+_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 
 
 class _Transaction:
@@ -29,11 +34,11 @@ class _Transaction:
         self._options = options
         self.dialect: Dialect = session.get_bind().dialect
 
-    def execute(self, statement: Executable, params: Params) -> CursorResult[Any]:
-        result = self._session.execute(statement, params, execution_options=self._options)
+    def execute(self, statement: Statement, params: Params) -> CursorResult[Any]:
+        result = self._session.execute(statement.sql, params, execution_options=self._options)
         return cast(CursorResult[Any], result)
 
-    def first(self, statement: Executable, params: Params) -> Row | None:
+    def first(self, statement: Statement, params: Params) -> Row | None:
         row = self.execute(statement, params).first()
         return None if row is None else tuple(row)
 
@@ -60,20 +65,20 @@ class EngineDatabase(Database):
         were ("evaluate", the default, cannot see bound parameters' values)."""
         return cls(lambda: nullcontext(session), {"synchronize_session": "fetch"})
 
-    async def fetch_one(self, query: Select[Any], params: Params) -> Row | None:
+    async def fetch_one(self, query: Statement, params: Params) -> Row | None:
         return await self._in_thread(lambda tx: tx.first(query, params))
 
-    async def fetch_all(self, query: Select[Any], params: Params) -> list[Row]:
+    async def fetch_all(self, query: Statement, params: Params) -> list[Row]:
         return await self._in_thread(lambda tx: [tuple(row) for row in tx.execute(query, params)])
 
-    async def write(self, statement: UpdateBase, params: Params) -> int:
+    async def write(self, statement: Statement, params: Params) -> int:
         return await self._in_thread(lambda tx: tx.execute(statement, params).rowcount)
 
-    async def write_returning(self, statement: UpdateBase, params: Params) -> Row | None:
+    async def write_returning(self, statement: Statement, params: Params) -> Row | None:
         return await self._in_thread(lambda tx: tx.first(statement, params))
 
     async def update_returning(
-        self, statement: Update, reread: Select[Any], params: Params
+        self, statement: Statement, reread: Statement, params: Params
     ) -> Row | None:
         return await self._in_thread(lambda tx: _update_returning(tx, statement, reread, params))
 
@@ -90,7 +95,10 @@ class EngineDatabase(Database):
         """Nothing of its own to close: the engine's owner disposes of it."""
 
     async def _in_thread(self, work: Callable[[_Transaction], T]) -> T:
-        return await run_in_threadpool(self._transaction, work)
+        try:
+            return await run_in_threadpool(self._transaction, work)
+        except _UNAVAILABLE as error:
+            raise unavailable(error) from error
 
     def _transaction(self, work: Callable[[_Transaction], T]) -> T:
         """Run `work` as one transaction, ended on this thread, reads included: a request
@@ -106,10 +114,10 @@ class EngineDatabase(Database):
 
 
 def _update_returning(
-    tx: _Transaction, statement: Update, reread: Select[Any], params: Params
+    tx: _Transaction, statement: Statement, reread: Statement, params: Params
 ) -> Row | None:
     if tx.dialect.update_returning:
-        return tx.first(statement.returning(*reread.selected_columns), params)
+        return tx.first(statement.returning(reread), params)
     # MariaDB has no UPDATE ... RETURNING: read the row back in the same transaction,
     # under the row lock the UPDATE took, so the answer is this change and no later one.
     if tx.execute(statement, params).rowcount == 0:

@@ -1,7 +1,8 @@
 """Conditional requests (RFC 9110, section 13): entity tags and modification dates.
 
-The headers are read here and nowhere else. A domain decides what its tags name (see
-app/heroes/etags.py); this module only parses and compares them.
+The headers are read here and nowhere else. Every resource's entity tag is
+`"<id>.<version>"`, strong, changed by every change to the row: the id is in the tag so that
+a tag copied from one row never matches another.
 
 Routes read these headers from the request and declare them to OpenAPI with
 `declared_headers` rather than as FastAPI parameters: each parameter FastAPI resolves costs
@@ -18,7 +19,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 
-from app.core.errors import AppError
+from app.errors import PreconditionRequired
 
 # entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, in a comma-separated list; etagc allows commas.
 _ENTITY_TAG = re.compile(r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"[ \t]*(?:,|$)')
@@ -88,7 +89,7 @@ def declared_headers(
     *headers: DeclaredHeader, query: Sequence[dict[str, Any]] = ()
 ) -> dict[str, Any]:
     """The `openapi_extra` of a route that reads these headers itself (and, before them,
-    the `query` parameters it reads itself: app/core/query.py)."""
+    the `query` parameters it reads itself: app/http/query_string.py)."""
     return {"parameters": [*query, *(header.parameter() for header in headers)]}
 
 
@@ -116,9 +117,34 @@ def _too_long(header: str, max_length: int) -> dict[str, Any]:
     }
 
 
-def quoted(opaque_tag: str) -> str:
-    """The strong entity tag for an ETag header."""
-    return f'"{opaque_tag}"'
+def opaque_tag(row_id: int, version: int) -> str:
+    """A row's entity tag without its quotes, as If-Match and If-None-Match list them."""
+    return f"{row_id}.{version}"
+
+
+def entity_tag(row_id: int, version: int) -> str:
+    """A row's strong entity tag, as the ETag header carries it."""
+    return f'"{row_id}.{version}"'
+
+
+def versions_named(tags: EntityTags, row_id: int, version_max: int) -> frozenset[int]:
+    """The versions of this row that strong tags name (If-Match compares strongly: a weak
+    tag, or one of another row, names none)."""
+    prefix = f"{row_id}."
+    named = (
+        _version(tag.removeprefix(prefix), version_max)
+        for tag in tags.strong
+        if tag.startswith(prefix)
+    )
+    return frozenset(version for version in named if version is not None)
+
+
+def _version(text: str, version_max: int) -> int | None:
+    """The version a tag spells as this service writes it (no sign, no leading zeros)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(version_max))):
+        return None
+    version = int(text)
+    return version if str(version) == text and version <= version_max else None
 
 
 def none_match(if_none_match: str | None, opaque_tag: str) -> bool | None:
@@ -144,31 +170,3 @@ def modified_since(if_modified_since: str | None, last_modified: datetime) -> bo
     if since.tzinfo is None:  # an HTTP date is GMT; a naive one came without a zone
         return None
     return last_modified.replace(microsecond=0) > since
-
-
-class PreconditionFailed(AppError):
-    """The client's If-Match names a state the resource has left; the current tag comes
-    back in the ETag header, so that the client can re-read and retry."""
-
-    status_code = 412
-    detail = "Precondition Failed: the resource has changed since the ETag in If-Match"
-
-    def __init__(self, current_etag: str | None = None) -> None:
-        super().__init__()
-        self.current_etag = current_etag
-
-    def response_headers(self) -> dict[str, str] | None:
-        return {"ETag": self.current_etag} if self.current_etag else None
-
-    @classmethod
-    def responses(cls) -> dict[int | str, dict[str, Any]]:
-        declared = super().responses()
-        declared[cls.status_code]["headers"] = {
-            "ETag": {"description": "The current entity tag.", "schema": {"type": "string"}}
-        }
-        return declared
-
-
-class PreconditionRequired(AppError):
-    status_code = 428
-    detail = "Precondition Required: send If-Match with the ETag of the state you change"

@@ -9,18 +9,18 @@ same parameters in /docs, while the model stays the one place their rules are wr
 
 from typing import Any, TypeVar
 
-from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import QueryParams
 
 Parameters = TypeVar("Parameters", bound=BaseModel)
 
 
-def validated_query(model: type[Parameters], request: Request) -> Parameters:
+def validated_query(model: type[Parameters], params: QueryParams) -> Parameters:
     """The query string read by `model` (a repeated parameter's last value counts, as in
     FastAPI), or the 422 FastAPI would answer."""
     try:
-        return model.model_validate(dict(request.query_params))
+        return model.model_validate(dict(params))
     except ValidationError as error:
         problems = error.errors(include_url=False)
         raise RequestValidationError(

@@ -4,7 +4,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import BodyTooLarge, error_response
+from app.http.errors import BodyTooLarge, error_response
 
 
 class BodySizeLimitMiddleware:

@@ -1,7 +1,7 @@
 """The database schema's version: which one this code needs, and getting the database there.
 
 Checking is one plain query against `SCHEMA_HEAD`; Alembic, which costs each process about
-11 MB, is loaded (app/core/migrator.py) only to change the schema or to explain why it
+11 MB, is loaded (app/db/migrator.py) only to change the schema or to explain why it
 cannot be used.
 """
 
@@ -16,6 +16,10 @@ FIRST_REVISION = "0001"
 
 class SchemaError(Exception):
     """The schema cannot be used or changed as asked; the message is one line."""
+
+
+class MigrationLockTimeout(SchemaError):
+    """Another migration kept the migration lock too long."""
 
 
 def database_revision(engine: Engine) -> str | None:
@@ -37,7 +41,7 @@ def verify_schema(engine: Engine) -> None:
     current = database_revision(engine)
     if current == SCHEMA_HEAD:
         return
-    from app.core.migrator import known_revisions  # noqa: PLC0415  # only to explain
+    from app.db.migrator import known_revisions  # noqa: PLC0415  # only to explain
 
     if current is not None and current not in known_revisions():
         raise SchemaError(
@@ -56,7 +60,7 @@ def prepare_database(engine: Engine, *, migrate: bool) -> None:
     if database_revision(engine) == SCHEMA_HEAD:
         return
     if migrate:
-        from app.core.migrator import upgrade  # noqa: PLC0415  # Alembic only to migrate
+        from app.db.migrator import upgrade  # noqa: PLC0415  # Alembic only to migrate
 
         upgrade(engine)
     else:

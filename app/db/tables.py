@@ -5,12 +5,13 @@ index and constraint, and migrations can name them without asking the database.
 """
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import DateTime, Dialect
 from sqlalchemy.dialects import mysql
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",  # what SQLModel's `index=True` gave before migrations
@@ -20,6 +21,12 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+
+def column(attribute: Any) -> ColumnElement[Any]:
+    """A table model's attribute as the column it is in SQL (SQLModel types them as
+    plain values)."""
+    return cast(ColumnElement[Any], col(attribute))
 
 
 def utc_now() -> datetime:

@@ -13,21 +13,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import Engine, Select, Update
-from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy import Engine
 
-from app.core.config import Settings
-from app.core.database.base import (
-    CompiledStatement,
-    Database,
-    Params,
-    PoolUsage,
-    Row,
-    StatementCache,
-)
-from app.core.database.pool import AsyncConnectionPool, PoolTimeout
-from app.core.db import server_connect_args
-from app.core.errors import database_unavailable
+from app.config import Settings
+from app.db.database import Database, PoolUsage
+from app.db.errors import unavailable
+from app.db.pool import AsyncConnectionPool, PoolTimeout
+from app.db.statements import CompiledStatement, Params, Row, Statement
 
 # Errors that mean "the server is away or too slow", as opposed to a mistake in our SQL.
 _UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
@@ -37,14 +29,14 @@ _Reader = Callable[[psycopg.AsyncCursor[Any], CompiledStatement], Awaitable[T]]
 
 
 class PostgresDatabase(Database):
-    def __init__(self, engine: Engine, settings: Settings) -> None:
-        self._statements = StatementCache(engine.dialect)
+    def __init__(self, engine: Engine, settings: Settings, connect_args: dict[str, Any]) -> None:
+        self._dialect = engine.dialect
         url = engine.url.set(drivername="postgresql")
-        # The URL's own `options` are merged into the connect arguments (see db.py).
+        # The URL's own `options` are in the connect arguments (PostgresBackend.connect_args).
         conninfo = url.difference_update_query(["options"]).render_as_string(hide_password=False)
         self.pool = AsyncConnectionPool(
             conninfo,
-            connect_kwargs=server_connect_args(engine.url, settings),
+            connect_kwargs=connect_args,
             max_size=settings.db_pool_size + settings.db_max_overflow,
             timeout=settings.db_pool_timeout,
             check_idle=settings.db_pool_pre_ping,
@@ -53,22 +45,22 @@ class PostgresDatabase(Database):
         # statement first, with a clean error; this deadline is for a server that froze.
         self._deadline = settings.db_statement_timeout + settings.db_connect_timeout
 
-    async def fetch_one(self, query: Select[Any], params: Params) -> Row | None:
-        return await self._run(self._statements.get(query), params, _first_row)
+    async def fetch_one(self, query: Statement, params: Params) -> Row | None:
+        return await self._run(query.compiled(self._dialect), params, _first_row)
 
-    async def fetch_all(self, query: Select[Any], params: Params) -> list[Row]:
-        return await self._run(self._statements.get(query), params, _all_rows)
+    async def fetch_all(self, query: Statement, params: Params) -> list[Row]:
+        return await self._run(query.compiled(self._dialect), params, _all_rows)
 
-    async def write(self, statement: UpdateBase, params: Params) -> int:
-        return await self._run(self._statements.get(statement), params, _rowcount)
+    async def write(self, statement: Statement, params: Params) -> int:
+        return await self._run(statement.compiled(self._dialect), params, _rowcount)
 
-    async def write_returning(self, statement: UpdateBase, params: Params) -> Row | None:
-        return await self._run(self._statements.get(statement), params, _first_row)
+    async def write_returning(self, statement: Statement, params: Params) -> Row | None:
+        return await self._run(statement.compiled(self._dialect), params, _first_row)
 
     async def update_returning(
-        self, statement: Update, reread: Select[Any], params: Params
+        self, statement: Statement, reread: Statement, params: Params
     ) -> Row | None:
-        compiled = self._statements.get(statement, returning=reread)
+        compiled = statement.returning(reread).compiled(self._dialect)
         return await self._run(compiled, params, _first_row)
 
     def pool_usage(self) -> PoolUsage:
@@ -89,7 +81,7 @@ class PostgresDatabase(Database):
                 finally:
                     deadline.cancel()
         except _UNAVAILABLE as error:
-            raise database_unavailable(error) from error
+            raise unavailable(error) from error
 
 
 def _sever(connection: psycopg.AsyncConnection[Any]) -> None:

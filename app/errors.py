@@ -1,0 +1,25 @@
+"""What a service raises when a request cannot be done: plain exceptions that
+say what happened. The HTTP layer alone decides their status codes and headers
+(app/http/errors.py)."""
+
+from typing import ClassVar
+
+
+class NotFound(Exception):
+    """No row of the resource has the id asked for. Each resource names itself."""
+
+    detail: ClassVar[str] = "Not found"
+
+
+class PreconditionFailed(Exception):
+    """The client's If-Match names a state the row has left: `version` is the current one,
+    so that the client can re-read and retry."""
+
+    def __init__(self, row_id: int, version: int) -> None:
+        super().__init__(row_id, version)
+        self.row_id = row_id
+        self.version = version
+
+
+class PreconditionRequired(Exception):
+    """The deployment requires If-Match on changes, and none was sent."""

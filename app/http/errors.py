@@ -1,0 +1,231 @@
+"""Every error as a JSON object `{"detail": ...}`, rendered here and only here.
+
+Domains, the kit and the database layer raise plain exceptions (`NotFound`,
+`PreconditionFailed`, `DatabaseUnavailable`); this module decides their status codes and
+headers, names their kind for logs and metrics, and declares them to OpenAPI. No body
+carries a traceback, SQL, or the input the client sent: echoing input back is how an error
+response ends up failing to render (NaN, lone surrogates) or leaking what it should not.
+"""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+
+from app.db.errors import DatabaseUnavailable
+from app.errors import NotFound, PreconditionFailed, PreconditionRequired
+from app.http.conditional import entity_tag
+from app.observability.context import mark_error_kind
+
+logger = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+class HttpError(Exception):
+    """An error of the request itself, refused by the HTTP layer: a fixed status and text."""
+
+    status_code: ClassVar[int] = 500
+    detail: ClassVar[str] = "Internal Server Error"
+
+
+class MalformedBody(HttpError):
+    status_code = 400
+    detail = "Malformed JSON body"
+
+
+class BodyTooLarge(HttpError):
+    """Raised by the body limit; declared so that /docs shows it."""
+
+    status_code = 413
+    detail = "Content Too Large"
+
+
+class RateLimited(HttpError):
+    status_code = 429
+    detail = "Too many requests, slow down"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """How one kind of error is answered."""
+
+    status_code: int
+    detail: str
+    headers: dict[str, Any] = field(default_factory=dict)  # OpenAPI's header objects
+
+
+_ETAG_HEADER = {"ETag": {"description": "The current entity tag.", "schema": {"type": "string"}}}
+_RETRY_HEADER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "string"}}}
+_ANSWERS: dict[type[Exception], Answer] = {
+    PreconditionFailed: Answer(
+        412,
+        "Precondition Failed: the resource has changed since the ETag in If-Match",
+        _ETAG_HEADER,
+    ),
+    PreconditionRequired: Answer(
+        428, "Precondition Required: send If-Match with the ETag of the state you change"
+    ),
+    DatabaseUnavailable: Answer(503, "Database unavailable, try again shortly", _RETRY_HEADER),
+}
+
+
+def answer_for(error_type: type[Exception]) -> Answer:
+    """The status and text an error of this type is answered with."""
+    if issubclass(error_type, HttpError):
+        return Answer(error_type.status_code, error_type.detail)
+    if issubclass(error_type, NotFound):
+        return Answer(404, error_type.detail)
+    return next(
+        (answer for base in error_type.__mro__ if (answer := _ANSWERS.get(base)) is not None),
+        Answer(500, "Internal Server Error"),
+    )
+
+
+def _headers_of(error: Exception) -> dict[str, str] | None:
+    if isinstance(error, PreconditionFailed):
+        return {"ETag": entity_tag(error.row_id, error.version)}
+    if isinstance(error, DatabaseUnavailable):
+        return {"Retry-After": "1"}
+    return None
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON that always renders: ASCII-escaped, so lone surrogates cannot break it."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, ensure_ascii=True, allow_nan=False, default=str, separators=(",", ":")
+        ).encode()
+
+
+def error_response(
+    error: type[Exception] | Exception, headers: dict[str, str] | None = None
+) -> SafeJSONResponse:
+    error_type = error if isinstance(error, type) else type(error)
+    answer = answer_for(error_type)
+    if isinstance(error, Exception):
+        headers = (_headers_of(error) or {}) | (headers or {})
+    return SafeJSONResponse(
+        {"detail": answer.detail}, status_code=answer.status_code, headers=headers or None
+    )
+
+
+# --- OpenAPI -----------------------------------------------------------------------------
+
+
+class InvalidProblem(BaseModel):
+    type: str
+    loc: list[str | int]
+    msg: str
+    ctx: dict[str, Any] | None = None
+
+
+class InvalidBody(BaseModel):
+    detail: list[InvalidProblem]
+
+
+class InvalidInput(HttpError):
+    """A value breaks a rule; declared so that /docs shows the body the handler renders.
+
+    FastAPI's own 422 declaration describes its default body, which this service replaces.
+    Subclasses show the problems a route's own parameters give (`problems`, in order).
+    """
+
+    status_code = 422
+    detail = "A value breaks a rule: each problem with its location"
+    problems: ClassVar[tuple[dict[str, Any], ...]] = (
+        {
+            "type": "string_too_short",
+            "loc": ["body", "name"],
+            "msg": "String should have at least 1 character",
+            "ctx": {"min_length": 1},
+        },
+    )
+
+
+def declare(*errors: type[Exception]) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entries that make /docs show these errors, with an example each."""
+    return {status: entry for error in errors for status, entry in _declared(error).items()}
+
+
+def _declared(error: type[Exception]) -> dict[int | str, dict[str, Any]]:
+    answer = answer_for(error)
+    if issubclass(error, InvalidInput):
+        example: dict[str, Any] = {"detail": list(error.problems)}
+        model: type[BaseModel] = InvalidBody
+    else:
+        example, model = {"detail": answer.detail}, ErrorBody
+    declared: dict[str, Any] = {
+        "model": model,
+        "description": answer.detail,
+        "content": {"application/json": {"example": example}},
+    }
+    if answer.headers:
+        declared["headers"] = answer.headers
+    return {answer.status_code: declared}
+
+
+# --- handlers ----------------------------------------------------------------------------
+
+
+def error_kind(error: Exception) -> str:
+    """The kind of error a request ended with, as logs and the errors metric name it."""
+    if isinstance(error, DatabaseUnavailable):
+        return DatabaseUnavailable.__name__
+    if isinstance(error, HTTPException):
+        return f"http_{error.status_code}"
+    if isinstance(error, RequestValidationError):
+        return "RequestValidation"
+    return type(error).__name__
+
+
+async def _domain_error_handler(request: Request, error: Exception) -> SafeJSONResponse:
+    mark_error_kind(request.scope, error_kind(error))
+    return error_response(error)
+
+
+async def _validation_error_handler(request: Request, error: Exception) -> SafeJSONResponse:
+    assert isinstance(error, RequestValidationError)  # noqa: S101  # registered for it only
+    errors = error.errors()
+    if any(item.get("type") == "json_invalid" for item in errors):
+        mark_error_kind(request.scope, MalformedBody.__name__)
+        return error_response(MalformedBody)
+    mark_error_kind(request.scope, error_kind(error))
+    return SafeJSONResponse({"detail": [_describe(item) for item in errors]}, status_code=422)
+
+
+def _describe(item: Any) -> dict[str, Any]:
+    described = {"type": item["type"], "loc": list(item["loc"]), "msg": item["msg"]}
+    context = item.get("ctx")
+    if context:
+        described["ctx"] = {key: _plain(value) for key, value in context.items()}
+    return described
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+async def _unexpected_error_handler(_request: Request, error: Exception) -> SafeJSONResponse:
+    # The request's kind ("unhandled") is named by ObserveRequests, which sees it raise.
+    logger.error("unhandled error", exc_info=error)
+    return error_response(HttpError)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for error_type in (HttpError, NotFound, PreconditionFailed, PreconditionRequired):
+        app.add_exception_handler(error_type, _domain_error_handler)
+    app.add_exception_handler(DatabaseUnavailable, _domain_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_error_handler)
+    app.add_exception_handler(Exception, _unexpected_error_handler)

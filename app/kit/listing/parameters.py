@@ -1,0 +1,180 @@
+"""A list's query string, read into a `ListQuery` in one step, and declared to OpenAPI from
+the same model, so that the docs and the rules cannot drift apart.
+
+The model is made from the resource's description: each filter's parameters, then `sort`,
+`cursor`, `offset`, `limit` and, if the resource has extra fields, `fields`. A problem is a
+422 in FastAPI's shape, at ("query", parameter); the message names what is allowed and
+never echoes what was sent.
+"""
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, create_model
+from starlette.datastructures import URL, QueryParams
+
+from app.http.conditional import DeclaredHeader
+from app.http.dependencies import http_options
+from app.http.query_string import query_parameters, validated_query
+from app.kit.listing.cursors import MAX_TOKEN_LENGTH, CursorCodec, CursorError
+from app.kit.listing.cursors import codec as cursor_codec
+from app.kit.listing.query import InvalidQuery, ListQuery, parse_sort, wants_count
+from app.kit.resource import Resource
+
+OFFSET_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class ListRequest:
+    """A list request: its query, and what its links are made with."""
+
+    query: ListQuery
+    url: URL
+    codec: CursorCodec
+
+
+class ListParameters:
+    """The query-string model of one resource's list, and how a request is read with it."""
+
+    def __init__(self, resource: Resource) -> None:
+        self.resource = resource
+        self.model = _model(resource)
+        self.names = tuple(self.model.model_fields)
+        self._known = frozenset(self.names)
+        prefer = DeclaredHeader(
+            "prefer",
+            f"`count=exact` adds `X-Total-Count`: how many {resource.name} match the filters, "
+            "on every page (it costs a query). `Preference-Applied` then says so.",
+            "count=exact",
+        )
+        self.openapi: dict[str, Any] = {
+            "parameters": [*query_parameters(self.model), prefer.parameter()]
+        }
+        """The route's `openapi_extra`: its parameters as /docs shows them."""
+
+    async def dependency(self, request: Request) -> ListRequest:
+        """For `Depends`: the request read with the deployment's cursor key."""
+        return self.read(request, cursor_codec(http_options(request).cursor_secret))
+
+    def read(self, request: Request, codec: CursorCodec) -> ListRequest:
+        """The list request the query string and `Prefer` header describe, or a 422."""
+        try:
+            query = self.query(request.query_params, request.headers.get("prefer"), codec)
+        except InvalidQuery as error:
+            location = ("query",) if error.parameter is None else ("query", error.parameter)
+            problem = {"type": "value_error", "loc": location, "msg": error.message}
+            raise RequestValidationError([problem]) from None
+        return ListRequest(query, request.url, codec)
+
+    def query(self, params: QueryParams, prefer: str | None, codec: CursorCodec) -> ListQuery:
+        """The query these parameters ask for, or InvalidQuery (or a pydantic 422)."""
+        if not params.keys() <= self._known:
+            known = ", ".join(self.names)
+            raise InvalidQuery(None, f"unknown query parameter; the parameters are {known}")
+        given = validated_query(self.model, params).model_dump()
+        resource = self.resource
+        query = ListQuery(
+            tuple(each.value(name, given) for name, each in resource.filters.items()),
+            parse_sort(given["sort"], resource.sorts, resource.sort_rule),
+            given["limit"],
+            offset=given["offset"] if "offset" in params else None,
+            extra=requested_fields(resource, given.get("fields")),
+            count=wants_count(prefer),
+        )
+        return self._with_cursor(codec, query, given["cursor"])
+
+    def _with_cursor(self, codec: CursorCodec, query: ListQuery, token: str | None) -> ListQuery:
+        if token is None:
+            return query
+        if query.offset is not None:
+            raise InvalidQuery("cursor", "send either cursor or offset, not both")
+        try:
+            cursor = codec.decode(token, query.made_for())
+            self._check_values(cursor.values, query)
+        except CursorError as error:
+            raise InvalidQuery("cursor", f"not a cursor for this query: {error}") from None
+        return replace(query, cursor=cursor)
+
+    def _check_values(self, values: tuple[Any, ...], query: ListQuery) -> None:
+        """Values a row could hold, one per sort key, before any is bound."""
+        if len(values) != len(query.sort):
+            raise CursorError("made for another sort: keep the sort as it was")
+        nullable = self.resource.nullable_keys(query.filters)
+        for order, value in zip(query.sort, values, strict=True):
+            key = self.resource.sorts[order.key]
+            if not (key.valid(value) or (value is None and order.key in nullable)):
+                raise CursorError("not a cursor of this service")
+
+
+def requested_fields(resource: Resource, fields: str | None) -> tuple[str, ...]:
+    """The extra fields asked for, in the body's order (the pattern vetted the names)."""
+    asked = set(fields.split(",")) if fields else set()
+    return tuple(name for name in resource.extra_fields if name in asked)
+
+
+def _model(resource: Resource) -> type[BaseModel]:
+    keys = list(resource.sorts)
+    listed = ", ".join(f"`{key}`" for key in keys[:-1]) + f" and `{keys[-1]}`"
+    notes = " ".join(sort.note for sort in resource.sorts.values() if sort.note)
+    fields: dict[str, Any] = {}
+    for name, each in resource.filters.items():
+        fields |= each.parameters(name)
+    fields |= {
+        "sort": (
+            str | None,
+            Field(
+                None,
+                max_length=64,
+                description=(
+                    f"The order: comma-separated keys among {listed}, each at most once, "
+                    f"`-` in front for descending (for example `{resource.sort_example}`). "
+                    "Unless given, `id` ends the order, in the direction of the last key, "
+                    f"so every order is total. {notes} Default: `id`."
+                ),
+                examples=[resource.sort_example],
+            ),
+        ),
+        "cursor": (
+            str | None,
+            Field(
+                None,
+                max_length=MAX_TOKEN_LENGTH,
+                description=(
+                    "Where the page starts, copied from the `next` or `prev` link of the "
+                    "`Link` header; instead of `offset`. Keep the filters and sort of the "
+                    "page it came from (`limit` and `fields` may change). Paging by cursor "
+                    f"never skips or repeats a {resource.singular}, however others "
+                    "are added or deleted in between."
+                ),
+            ),
+        ),
+        "offset": (
+            int,
+            Field(
+                0,
+                ge=0,
+                le=OFFSET_MAX,
+                description=(
+                    f"{resource.name.capitalize()} to skip. With `offset` the `Link` header "
+                    "pages by offset; without it, by cursor."
+                ),
+            ),
+        ),
+        "limit": (
+            int,
+            Field(
+                resource.page_size_max,
+                ge=0,
+                le=resource.page_size_max,
+                description=(
+                    f"{resource.name.capitalize()} per page, 0 to {resource.page_size_max}."
+                ),
+            ),
+        ),
+    }
+    if resource.fields is not None:
+        fields["fields"] = resource.fields
+    name = f"{resource.name.capitalize()}ListParameters"
+    return create_model(name, **fields)
