@@ -6,7 +6,13 @@ connects on the request's own time instead: with the server down, the attempt fa
 once (connection refused) and the request gets its 503 in milliseconds, as SQLAlchemy's
 pool behaves for the other backends. It also avoids the per-checkout round trip of a
 classic pre-ping: an idle connection whose server has gone away has something to read
-(the server's goodbye, or end of file), which a zero-timeout poll sees for free.
+(the server's goodbye, or end of file), which a zero-timeout poll(2) sees for free.
+(Not select(2): it refuses file numbers from 1,024 up, which a busy worker reaches.)
+
+The accounting counts places, not connections. A request takes one of `max_size` places
+before it touches a connection and gives it back in a `finally`, whatever failed on the
+way, so no error can keep a place (see `connection`). A connection is either in the idle
+list or held by the request that took it; one that an error reaches is closed, not reused.
 """
 
 import asyncio
@@ -18,6 +24,8 @@ from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
+
+Connection = psycopg.AsyncConnection[Any]
 
 
 class PoolTimeout(TimeoutError):
@@ -39,111 +47,107 @@ class AsyncConnectionPool:
         self._max_size = max_size
         self._timeout = timeout
         self._check_idle = check_idle
-        self._idle: deque[psycopg.AsyncConnection[Any]] = deque()
-        self._open = 0  # connections idle, in use or being opened
-        # Each waiter gets a connection, or None: "a place came free, open one yourself".
-        self._waiters: deque[asyncio.Future[psycopg.AsyncConnection[Any] | None]] = deque()
+        self._idle: deque[Connection] = deque()
+        self._taken = 0  # places held by requests: each has a connection, or is opening one
+        # A place that comes free goes straight to the longest waiter: no newcomer takes it.
+        self._waiters: deque[asyncio.Future[None]] = deque()
 
     @property
     def in_use(self) -> int:
-        return self._open - len(self._idle)
+        return self._taken
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
 
     @property
     def waiting(self) -> int:
         return len(self._waiters)
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        connection = await self._acquire(asyncio.get_running_loop().time() + self._timeout)
+    async def connection(self) -> AsyncIterator[Connection]:
+        await self._take_place(asyncio.get_running_loop().time() + self._timeout)
         try:
-            yield connection
-        except BaseException:
-            # Whatever failed (a network error, a timeout, a cancelled request), the
-            # connection may be mid-conversation with the server: never reuse it.
-            self._forget(connection)
-            raise
-        self._release(connection)
+            connection = await self._check_out()
+            try:
+                yield connection
+                self._check_in(connection)
+            except BaseException:
+                # Whatever failed (a network error, a timeout, a cancelled request, the check
+                # on its return), it may be mid-conversation with the server: never reuse it.
+                _close(connection)
+                raise
+        finally:
+            self._give_place_back()
 
     async def close(self) -> None:
         idle, self._idle = self._idle, deque()
         for connection in idle:
-            self._open -= 1
             await connection.close()
 
-    async def _acquire(self, deadline: float) -> psycopg.AsyncConnection[Any]:
-        while True:
-            while self._idle:
-                connection = self._idle.pop()  # the most recently used: warm, and alive
-                if self._usable(connection):
-                    return connection
-                self._forget(connection)
-            if self._open < self._max_size:
-                return await self._connect()
-            handed = await self._wait(deadline)
-            if handed is not None:
-                return handed
-
-    async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        self._open += 1
-        try:
-            return await psycopg.AsyncConnection.connect(
-                self._conninfo, autocommit=True, **self._connect_kwargs
-            )
-        except BaseException:
-            self._open -= 1
-            self._hand_over(None)
-            raise
-
-    async def _wait(self, deadline: float) -> psycopg.AsyncConnection[Any] | None:
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[psycopg.AsyncConnection[Any] | None] = loop.create_future()
+    async def _take_place(self, deadline: float) -> None:
+        if self._taken < self._max_size:
+            self._taken += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
             async with asyncio.timeout_at(deadline):
-                return await waiter
+                await waiter  # resolved by `_give_place_back`: the place is this request's
         except BaseException as error:
             self._abandon(waiter)
             if isinstance(error, TimeoutError):
                 raise PoolTimeout(f"no connection came free within {self._timeout} s") from None
             raise
 
-    def _abandon(self, waiter: asyncio.Future[psycopg.AsyncConnection[Any] | None]) -> None:
+    def _abandon(self, waiter: asyncio.Future[None]) -> None:
         if waiter in self._waiters:
             self._waiters.remove(waiter)
         elif waiter.done() and not waiter.cancelled():
-            # Handed something in the instant the wait ended: pass it on, never drop it.
-            given = waiter.result()
-            if given is None:
-                self._hand_over(None)
-            else:
-                self._release(given)
+            self._give_place_back()  # handed the place in the instant the wait ended
 
-    def _release(self, connection: psycopg.AsyncConnection[Any]) -> None:
-        if connection.closed or connection.info.transaction_status != TransactionStatus.IDLE:
-            self._forget(connection)
-            return
-        if not self._hand_over(connection):
-            self._idle.append(connection)
-
-    def _forget(self, connection: psycopg.AsyncConnection[Any]) -> None:
-        self._open -= 1
-        if not connection.closed:
-            connection.pgconn.finish()  # closes the socket now; nothing to wait for
-        self._hand_over(None)
-
-    def _hand_over(self, connection: psycopg.AsyncConnection[Any] | None) -> bool:
-        """Give a connection (or a free place) to the longest waiter, if any."""
+    def _give_place_back(self) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(connection)
-                return True
-        return False
+                waiter.set_result(None)
+                return
+        self._taken -= 1
 
-    def _usable(self, connection: psycopg.AsyncConnection[Any]) -> bool:
+    async def _check_out(self) -> Connection:
+        while self._idle:
+            connection = self._idle.pop()  # the most recently used: warm, and alive
+            try:
+                usable = self._usable(connection)
+            except BaseException:
+                _close(connection)
+                raise
+            if usable:
+                return connection
+            _close(connection)
+        return await psycopg.AsyncConnection.connect(
+            self._conninfo, autocommit=True, **self._connect_kwargs
+        )
+
+    def _check_in(self, connection: Connection) -> None:
+        if connection.closed or connection.info.transaction_status != TransactionStatus.IDLE:
+            _close(connection)
+        else:
+            self._idle.append(connection)
+
+    def _usable(self, connection: Connection) -> bool:
         if connection.closed or connection.broken:
             return False
-        if not self._check_idle:
-            return True
-        readable, _, _ = select.select([connection.fileno()], [], [], 0)
-        return not readable
+        return not self._check_idle or not _has_something_to_read(connection.fileno())
+
+
+def _has_something_to_read(fileno: int) -> bool:
+    """One poll(2) that does not wait. Hang-ups and errors are reported too."""
+    poller = select.poll()
+    poller.register(fileno, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _close(connection: Connection) -> None:
+    if not connection.closed:
+        connection.pgconn.finish()  # closes the socket now; nothing to wait for
