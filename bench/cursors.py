@@ -9,7 +9,7 @@ list's sorts (`id`; `name,id`; `-age,name,id`), that is 1-3 values among ids, na
 
 - `hand-written`: the service's codec until 2026-12-02 (base64url of the JSON payload and
   16 bytes of its HMAC-SHA256, by hand), kept here as the baseline;
-- `service`: `app.heroes.cursors.CursorCodec`, whatever it is now;
+- `service`: `app.kit.listing.cursors.CursorCodec`, whatever it is now;
 - `Signer, key per call`: the same, but letting itsdangerous derive the key on every call,
   as `Signer` does unless the key is derived once;
 - `URLSafeSerializer`: itsdangerous' serializer, orjson inside, HMAC-SHA256 whole.
@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import orjson
 from itsdangerous import Signer, URLSafeSerializer
 
-from app.heroes.cursors import (
+from app.kit.listing.cursors import (
     MAC_SIZE,
     MAX_TOKEN_LENGTH,
     SALT,

@@ -5,7 +5,7 @@ query-parameter models.
     .venv/bin/python bench/query_models.py --show         # and the OpenAPI and 422s
 
 Minimal FastAPI apps answer `GET /heroes/` with a constant and only parse the list's query
-string (`app.heroes.listing.ListParameters`), each in its own way:
+string (`HEROES_LIST.model`, made by app/kit/listing/parameters.py), each in its own way:
 
 - `constant`: no parameters at all (the floor: what routing and FastAPI cost);
 - `hand-written`: the service's way, a dependency that refuses unknown parameters and
@@ -30,17 +30,14 @@ import time
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request, Response
-from pydantic import ConfigDict
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, create_model
 from starlette.types import ASGIApp, Message
 
-from app.core.errors import install_error_handlers
-from app.core.query import validated_query
-from app.heroes.cursors import Cursor, codec, fingerprint
-from app.heroes.listing import (
-    LIST_OPENAPI,
-    ListParameters,
-    _refuse_unknown_parameters,
-)
+from app.heroes.resource import HEROES_LIST
+from app.http.errors import install_error_handlers
+from app.http.query_string import validated_query
+from app.kit.listing.cursors import Cursor, codec, fingerprint
 
 CURSOR = codec(None).encode(Cursor((30, "Deadpond", 7)), fingerprint(["a query"]))
 CALLS: dict[str, bytes] = {
@@ -55,24 +52,30 @@ UNKNOWN = b"limit=10&colour=red"
 CONSTANT = Response(b"[]", media_type="application/json")
 
 
-class ForbiddingListParameters(ListParameters):
-    """The list's parameters as a FastAPI query model: unknown ones are a 422."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-def _hand_written(request: Request) -> ListParameters:
-    _refuse_unknown_parameters(request)
-    return validated_query(ListParameters, request)
+ListParameters = HEROES_LIST.model
+# The list's parameters as a FastAPI query model: unknown ones are a 422.
+ForbiddingListParameters = create_model("ForbiddingListParameters", __base__=ListParameters)
+ForbiddingListParameters.model_config["extra"] = "forbid"
+ForbiddingListParameters.model_rebuild(force=True)
+_KNOWN = frozenset(HEROES_LIST.names)
 
 
-async def hand_written_parameters(request: Request) -> ListParameters:
+def _hand_written(request: Request) -> BaseModel:
+    """What the kit's ListParameters.query does before building the query."""
+    if not request.query_params.keys() <= _KNOWN:
+        problem = {"type": "value_error", "loc": ("query",), "msg": "unknown query parameter"}
+        raise RequestValidationError([problem])
+    return validated_query(ListParameters, request.query_params)
+
+
+async def hand_written_parameters(request: Request) -> BaseModel:
     return _hand_written(request)
 
 
 async def model_parameters(
-    given: Annotated[ForbiddingListParameters, Query()], request: Request
-) -> ListParameters:
+    given: Annotated[ForbiddingListParameters, Query()],
+    request: Request,
+) -> BaseModel:
     return given
 
 
@@ -89,18 +92,20 @@ def apps() -> dict[str, FastAPI]:
     async def list_constant() -> Response:
         return CONSTANT
 
-    @hand.get("/heroes/", openapi_extra=LIST_OPENAPI)
+    @hand.get("/heroes/", openapi_extra=HEROES_LIST.openapi)
     async def list_hand(
-        given: Annotated[ListParameters, Depends(hand_written_parameters)],
+        given: Annotated[BaseModel, Depends(hand_written_parameters)],
     ) -> Response:
         return CONSTANT
 
     @model.get("/heroes/")
-    async def list_model(given: Annotated[ListParameters, Depends(model_parameters)]) -> Response:
+    async def list_model(given: Annotated[BaseModel, Depends(model_parameters)]) -> Response:
         return CONSTANT
 
     @in_route.get("/heroes/")
-    async def list_in_route(given: Annotated[ForbiddingListParameters, Query()]) -> Response:
+    async def list_in_route(
+        given: Annotated[ForbiddingListParameters, Query()],
+    ) -> Response:
         return CONSTANT
 
     return {

@@ -22,10 +22,11 @@ import pytest
 from sqlalchemy import literal, select
 from sqlalchemy.engine import make_url
 
-from app.core.config import Settings
-from app.core.database import pool as pool_module
-from app.core.database.pool import AsyncConnectionPool, PoolTimeout
-from app.core.database.postgres import PostgresDatabase
+from app.config import Settings
+from app.db import pool as pool_module
+from app.db.pool import AsyncConnectionPool, PoolTimeout
+from app.db.postgres import PostgresDatabase
+from app.db.statements import Statement
 from app.main import create_app
 from tests.core.test_database import (
     _backend_pid,
@@ -84,7 +85,7 @@ def test_pool_serves_queries_on_sockets_numbered_above_1024(
 async def _answer(database: PostgresDatabase, number: int) -> object:
     """The query's answer, or the name of the error it raised."""
     try:
-        row = await database.fetch_one(select(literal(number)), {})
+        row = await database.fetch_one(Statement(select(literal(number))), {})
     except Exception as error:  # the failure is what the test reports
         return type(error).__name__
     return None if row is None else row[0]
