@@ -1,18 +1,36 @@
-"""A per-client rate limit: a token bucket of `burst` requests refilled at `rate` per second.
+"""A per-client rate limit on the `limits` library's sliding window counter.
 
-With REDIS_URL set the buckets live in Redis, so that every worker and instance draws on
-the same ones; without it, or while Redis cannot be reached, each worker keeps its own.
+A client may make `burst` requests in a window of `burst / rate` seconds (whole seconds, at
+least one; with a one-second window, at least `rate` requests). A request is refused when the
+window's own requests plus the previous window's, weighted by the share of that window still
+within the last `burst / rate` seconds, already make `burst`. So a spent burst comes back at
+`rate` per second as its window slides out, starting when the window it was spent in ends.
+In memory the windows are aligned on the clock; in Redis each client's start with its first
+request. `limits` keeps two counters per client either way.
+
+Its exact moving window was measured and refused: its MemoryStorage expires entries with one
+thread hop per client, back to back while requests arrive: one CPU core busy with 100 clients
+(2.1 s of CPU in 2.2 s of 1,000 requests a second), and `burst` timestamps per client.
+
+With REDIS_URL set the windows live in Redis, so that every worker and instance draws on the
+same ones; without it, or while Redis cannot be reached, each worker keeps its own.
 """
 
+import logging
 import math
 import time
-from typing import Protocol
+from collections.abc import Awaitable, Callable
 
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.strategies import RateLimiter, SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.errors import AppError, error_response, mark_error
 
 CLIENT_KEY_MAX_LENGTH = 64
+logger = logging.getLogger("app.core.ratelimit")
 
 
 class RateLimited(AppError):
@@ -20,59 +38,119 @@ class RateLimited(AppError):
     detail = "Too many requests, slow down"
 
 
-class Limiter(Protocol):
+def window_of(rate: float, burst: int) -> RateLimitItem:
+    """`burst` requests per `burst / rate` seconds; `limits` counts whole seconds."""
+    seconds = max(1, round(burst / rate))
+    return RateLimitItemPerSecond(max(burst, round(rate * seconds)), seconds)
+
+
+async def seconds_to_wait(limiter: RateLimiter, item: RateLimitItem, client: str) -> float | None:
+    """None when the client may go ahead, else the seconds to the library's reset time."""
+    if await limiter.hit(item, client):
+        return None
+    stats = await limiter.get_window_stats(item, client)
+    return stats.reset_time - time.time()
+
+
+class LocalWindows:
+    """The windows of this worker, at most `max_keys` counters (two per client).
+
+    MemoryStorage drops expired counters itself, two windows after they were created, but its
+    timer walks every counter on each turn of the event loop that saw a request (80 ns each).
+    Measured per request, a loop turn every 4 requests: 7.9 us with 1 client, 25 us with
+    1,000, 210 us with 10,000 (the hand-written bucket it replaced: 1.2 us). Past `max_keys`
+    the counters created first, which expire first, are dropped, so that a flood of addresses
+    costs neither memory nor time without bound.
+    """
+
+    def __init__(self, item: RateLimitItem, max_keys: int = 10_000) -> None:
+        self.item = item
+        self.max_keys = max_keys
+        self.storage = MemoryStorage()
+        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
+
+    async def wait(self, client: str) -> float | None:
+        wait = await seconds_to_wait(self.limiter, self.item, client)
+        await self._drop_the_stalest()
+        return wait
+
+    async def _drop_the_stalest(self) -> None:
+        # Counters are inserted when created and all live two windows: the first expire first.
+        expirations = self.storage.expirations
+        while len(expirations) > self.max_keys:
+            await self.storage.clear(next(iter(expirations)))
+
+
+class Limiter:
+    """Windows shared in Redis (`shared`), in this worker's memory while Redis is away.
+
+    A failed call to Redis makes the next `retry_after` seconds local, so that a dead Redis
+    costs one timeout a second rather than one per request; each outage logs two warnings.
+    """
+
+    def __init__(
+        self,
+        local: LocalWindows,
+        shared: RateLimiter | None = None,
+        close_shared: Callable[[], Awaitable[None]] | None = None,
+        retry_after: float = 1.0,
+    ) -> None:
+        self.local = local
+        self.shared = shared
+        self.close_shared = close_shared
+        self.retry_after = retry_after
+        self._down_until: float | None = None
+
     async def acquire(self, client: str) -> float | None:
         """None when the client may go ahead, else the seconds until it may."""
+        if self.shared is None or self._resting():
+            return await self.local.wait(client)
+        try:
+            wait = await seconds_to_wait(self.shared, self.local.item, client)
+        except StorageError as error:
+            self._went_away(error.storage_error)
+            return await self.local.wait(client)
+        if self._down_until is not None:
+            self._down_until = None
+            logger.warning("rate limit: Redis is back; limits are shared again")
+        return wait
 
-    async def close(self) -> None: ...
+    def _resting(self) -> bool:
+        return self._down_until is not None and time.monotonic() < self._down_until
 
-
-class MemoryLimiter:
-    """Buckets in this process; idle clients are forgotten once their bucket is full again."""
-
-    def __init__(self, rate: float, burst: int, max_clients: int = 100_000) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.max_clients = max_clients
-        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, when)
-
-    async def acquire(self, client: str) -> float | None:
-        return self.take(client)
-
-    def take(self, client: str) -> float | None:
-        now = time.monotonic()
-        tokens, when = self._buckets.get(client, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - when) * self.rate)
-        if tokens < 1:
-            self._buckets[client] = (tokens, now)
-            return (1 - tokens) / self.rate
-        if len(self._buckets) >= self.max_clients:
-            self._forget_idle(now)
-        self._buckets[client] = (tokens - 1, now)
-        return None
-
-    def _forget_idle(self, now: float) -> None:
-        refill = self.burst / self.rate
-        self._buckets = {
-            client: bucket for client, bucket in self._buckets.items() if now - bucket[1] < refill
-        }
-        if len(self._buckets) >= self.max_clients:  # a flood of addresses: start afresh
-            self._buckets.clear()
+    def _went_away(self, error: Exception) -> None:
+        if self._down_until is None:
+            logger.warning(
+                "rate limit: Redis unavailable (%s); limiting per worker until it is back",
+                type(error).__name__,
+            )
+        self._down_until = time.monotonic() + self.retry_after
 
     async def close(self) -> None:
-        return None
+        if self.close_shared is not None:
+            await self.close_shared()
 
 
 def create_limiter(
     rate: float, burst: int, redis_url: str | None, prefix: str, timeout: float
 ) -> Limiter:
-    local = MemoryLimiter(rate, burst)
+    local = LocalWindows(window_of(rate, burst))
     if redis_url is None:
-        return local
-    # Imported only when asked for: the Redis client costs each worker about 6 MB.
-    from app.core.ratelimit_redis import RedisLimiter  # noqa: PLC0415
+        return Limiter(local)
+    # Imported only when asked for: the Redis client costs each worker 5.6 MB.
+    from redis.asyncio import ConnectionPool  # noqa: PLC0415
 
-    return RedisLimiter.connect(redis_url, prefix + "ratelimit:", local, timeout)
+    pool = ConnectionPool.from_url(
+        redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
+    )
+    storage = RedisStorage(
+        "async+" + redis_url,
+        wrap_exceptions=True,
+        implementation="redispy",  # the `redis` package we have, not a second client
+        key_prefix=prefix + "ratelimit",
+        connection_pool=pool,  # type: ignore[arg-type]  # passed on to redis.asyncio.Redis
+    )
+    return Limiter(local, SlidingWindowCounterRateLimiter(storage), pool.aclose)
 
 
 class RateLimitMiddleware:
