@@ -183,11 +183,11 @@ class RateLimitMiddleware:
 
     def _client(self, scope: Scope) -> str:
         if self.client_header is not None:
-            for name, value in scope["headers"]:
-                if name == self.client_header:
-                    # The proxy appends the address it saw: trust only the last one.
-                    given: str = value.decode("latin-1").rsplit(",", 1)[-1].strip()
-                    if given:
-                        return given[:CLIENT_KEY_MAX_LENGTH]
+            lines = [value for name, value in scope["headers"] if name == self.client_header]
+            # The proxy appends the address it saw, to its own line or the last one: the last
+            # address of all the lines is the only one no client chose.
+            given = b",".join(lines).decode("latin-1").rsplit(",", 1)[-1].strip()
+            if given:
+                return given[:CLIENT_KEY_MAX_LENGTH]
         peer = scope.get("client")
         return str(peer[0]) if peer else "unknown"

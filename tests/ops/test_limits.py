@@ -106,6 +106,28 @@ def test_clients_are_told_apart_by_the_trusted_header(tmp_path: Path) -> None:
         assert statuses(client, 2, **{"X-Forwarded-For": "203.0.113.8"}) == [200, 200]
 
 
+def test_a_client_line_before_the_proxy_line_does_not_choose_the_key(tmp_path: Path) -> None:
+    app = make_app(
+        tmp_path,
+        rate_limit_per_second=0.1,
+        rate_limit_burst=2,
+        rate_limit_client_header="X-Forwarded-For",
+    )
+    with TestClient(app) as client:
+        clear_of_a_window_edge(20)
+        # The client's own line first, then the line a proxy such as HAProxy adds.
+        answered = [
+            client.get("/heroes/", headers=forwarded_for(f"198.51.100.{n}", "203.0.113.7"))
+            for n in range(3)
+        ]
+
+    assert [response.status_code for response in answered] == [200, 200, 429]
+
+
+def forwarded_for(*lines: str) -> list[tuple[str, str]]:
+    return [("X-Forwarded-For", line) for line in lines]
+
+
 def test_a_flood_of_addresses_drops_the_stalest_windows_not_all() -> None:
     async def flood() -> tuple[int, float | None]:
         limiter = Limiter(LocalWindows(window_of(0.1, 2), max_keys=100))
