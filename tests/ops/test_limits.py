@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -17,7 +18,7 @@ from app.core.ratelimit import Limiter, LocalWindows, window_of
 from app.main import create_app
 from tests.conftest import free_port
 from tests.ops.conftest import JsonLines
-from tests.ops.processes import PrivateRedis
+from tests.ops.processes import PrivateRedis, running_service
 
 
 def make_app(tmp_path: Path, **settings: object) -> FastAPI:
@@ -126,6 +127,34 @@ def test_a_client_line_before_the_proxy_line_does_not_choose_the_key(tmp_path: P
 
 def forwarded_for(*lines: str) -> list[tuple[str, str]]:
     return [("X-Forwarded-For", line) for line in lines]
+
+
+@pytest.mark.parametrize(
+    ("forwarded_allow_ips", "expected"),
+    [(None, [200, 200, 429]), ("127.0.0.1", [200, 200, 200])],
+    ids=["unset", "loopback-trusted"],
+)
+def test_heroes_serve_believes_x_forwarded_for_only_from_forwarded_allow_ips(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    forwarded_allow_ips: str | None,
+    expected: list[int],
+) -> None:
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)  # uvicorn reads it too
+    settings = {"RATE_LIMIT_PER_SECOND": "0.1", "RATE_LIMIT_BURST": "2"}
+    if forwarded_allow_ips is not None:
+        settings["FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
+    with running_service(f"sqlite:///{tmp_path / 'heroes.db'}", tmp_path, **settings) as service:
+        clear_of_a_window_edge(20)
+        answered = [
+            httpx.get(
+                f"{service.base_url}/heroes/", headers={"X-Forwarded-For": f"198.51.100.{n}"}
+            )
+            for n in range(3)
+        ]
+
+    # Each forged address its own budget only when the peer (127.0.0.1) is trusted.
+    assert [response.status_code for response in answered] == expected
 
 
 def test_a_flood_of_addresses_drops_the_stalest_windows_not_all() -> None:
