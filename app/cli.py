@@ -57,6 +57,10 @@ def serve(host: str, port: int, workers: int | None, *, reload: bool) -> None:
             log_config=uvicorn_log_config(settings.log_level),
             access_log=False,  # the app logs each request itself, with its id
             timeout_graceful_shutdown=settings.graceful_timeout,
+            # uvicorn would believe X-Forwarded-For from 127.0.0.1: any local hop's client
+            # could then choose its own address, and with it its rate limit.
+            proxy_headers=bool(settings.forwarded_allow_ips),
+            forwarded_allow_ips=settings.forwarded_allow_ips,
         )
 
 

@@ -1,5 +1,6 @@
 """Typed settings, read once from the environment and `.env`, validated at startup."""
 
+import ipaddress
 import os
 import re
 from typing import Annotated, Literal, Self
@@ -84,9 +85,25 @@ def _check_header_name(name: str) -> str:
     return name.lower()
 
 
+def _check_forwarder(address: str) -> str:
+    if address != "*":
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{address!r} is not an IP address, a network (10.0.0.0/8) or *"
+            ) from None
+    return address
+
+
 # A comma-separated list in the environment (pydantic-settings would expect JSON).
 Origins = Annotated[
     list[Annotated[str, AfterValidator(_check_origin)]], NoDecode, BeforeValidator(_split_commas)
+]
+Forwarders = Annotated[
+    list[Annotated[str, AfterValidator(_check_forwarder)]],
+    NoDecode,
+    BeforeValidator(_split_commas),
 ]
 RedisUrl = Annotated[str, AfterValidator(check_redis_url)]
 HeaderName = Annotated[str, AfterValidator(_check_header_name)]
@@ -122,6 +139,8 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(default=0.0, ge=0, le=1_000_000)
     rate_limit_burst: int = Field(default=100, ge=1, le=1_000_000)
     rate_limit_client_header: HeaderName | None = None
+    # Peers whose X-Forwarded-For and X-Forwarded-Proto `heroes serve` believes; none by default.
+    forwarded_allow_ips: Forwarders = []
     redis_url: RedisUrl | None = None
     redis_key_prefix: str = Field(default="heroes:", max_length=100)
     redis_timeout: float = Field(default=0.25, gt=0, le=10)

@@ -19,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 
 from app.config import Settings, SettingsError, load_settings
-from app.core.ratelimit import Limiter, RateLimitMiddleware, create_limiter
 from app.db import Database, backend_for
 from app.db.schema import prepare_database
 from app.health import openapi as health_openapi
@@ -38,6 +37,7 @@ from app.http.docs import (
 )
 from app.http.errors import install_error_handlers
 from app.http.methods import install_path_methods
+from app.http.ratelimit import Limiter, RateLimitMiddleware, create_limiter
 from app.http.security import SecurityHeadersMiddleware
 from app.http.startup import OneLineStartupFailure
 from app.observability import metrics

@@ -37,6 +37,7 @@ BAD_VALUES = [
     ("RATE_LIMIT_PER_SECOND", "-1"),
     ("RATE_LIMIT_BURST", "0"),
     ("RATE_LIMIT_CLIENT_HEADER", "X Forwarded"),
+    ("FORWARDED_ALLOW_IPS", "proxy.internal"),
     ("REDIS_URL", "http://127.0.0.1:6379/0"),
     ("REDIS_TIMEOUT", "0"),
     ("CORS_ALLOW_ORIGINS", "example.com"),
@@ -83,6 +84,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.rate_limit_per_second == 0  # off
     assert settings.rate_limit_burst == 100
     assert settings.rate_limit_client_header is None
+    assert settings.forwarded_allow_ips == []  # uvicorn believes no peer's X-Forwarded-For
     assert settings.redis_url is None
     assert (settings.redis_key_prefix, settings.redis_timeout) == ("heroes:", 0.25)
     assert settings.cors_allow_origins == []
@@ -112,6 +114,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
         "RATE_LIMIT_PER_SECOND": "2.5",
         "RATE_LIMIT_BURST": "20",
         "RATE_LIMIT_CLIENT_HEADER": "X-Forwarded-For",
+        "FORWARDED_ALLOW_IPS": "10.0.0.0/8, 192.0.2.1",
         "REDIS_URL": "redis://:secret@cache.internal:6379/2",
         "REDIS_KEY_PREFIX": "blue:",
         "REDIS_TIMEOUT": "0.5",
@@ -140,6 +143,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert (settings.web_concurrency, settings.graceful_timeout) == (3, 15)
     assert (settings.rate_limit_per_second, settings.rate_limit_burst) == (2.5, 20)
     assert settings.rate_limit_client_header == "x-forwarded-for"
+    assert settings.forwarded_allow_ips == ["10.0.0.0/8", "192.0.2.1"]
     assert settings.redis_url == "redis://:secret@cache.internal:6379/2"
     assert (settings.redis_key_prefix, settings.redis_timeout) == ("blue:", 0.5)
     assert settings.cors_allow_origins == ["https://a.example", "http://b.example:8080"]
