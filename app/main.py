@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute
 
 from app.config import Settings, SettingsError, load_settings
 from app.db import Database, backend_for
@@ -132,8 +133,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(heroes_router)
     app.include_router(health_router)
     app.include_router(metrics_router)
+    _docs_last(app)
     app.add_middleware(OneLineStartupFailure)
     return app
+
+
+def _docs_last(app: FastAPI) -> None:
+    """Match the API's routes before the docs pages FastAPIOffline added first: every
+    route tried before the right one costs each request about a microsecond, twice
+    (FastAPI 0.165 matches an included router's routes twice)."""
+    docs = [route for route in app.router.routes if _is_docs(route)]
+    app.router.routes[:] = [route for route in app.router.routes if not _is_docs(route)] + docs
+
+
+def _is_docs(route: BaseRoute) -> bool:
+    path: str = getattr(route, "path", "")
+    return path.startswith((DOCS_URL, REDOC_URL, STATIC_URL))
 
 
 def _add_production_middleware(app: FastAPI, settings: Settings) -> None:

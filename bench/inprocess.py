@@ -3,6 +3,7 @@
     .venv/bin/python bench/inprocess.py                     # µs of CPU per request
     .venv/bin/python bench/inprocess.py --profile get_one   # and cProfile's top entries
     .venv/bin/python bench/inprocess.py --database postgresql://postgres@127.0.0.1/heroes_inprocess
+    .venv/bin/python bench/inprocess.py --against ../before --pairs 7   # two trees, side by side
 
 The service (app.main, with its default settings and middleware) and the FastAPI constant
 endpoint (bench/constant_app.py) answer the same GET one in turn, several rounds each, on a
@@ -11,12 +12,18 @@ so the machine's other load barely moves it. This is where bench/PROFILE.md's pe
 figures come from: use it to see what a change costs before running the full benchmark.
 A `--database` is emptied (migrations down and up) before it is seeded: give it one of its
 own, never the benchmark's or the tests'.
+
+`--against DIR` compares this tree with another (a worktree of an earlier commit, say): each
+pair runs one round in a fresh process per tree, the order alternating, and the figures are
+the least and median per tree with the ratio of the medians. The other tree's code is
+imported from DIR; this script, the database and the seeding are shared.
 """
 
 import argparse
 import asyncio
 import cProfile
 import importlib
+import json
 import os
 import pstats
 import statistics
@@ -53,7 +60,13 @@ def main() -> None:
     parser.add_argument("--database", help="a server database URL (default: a SQLite file)")
     parser.add_argument("--only", default=",".join(REQUESTS), help="comma-separated requests")
     parser.add_argument("--profile", choices=list(REQUESTS), help="cProfile this request")
+    parser.add_argument("--against", type=Path, help="another tree to compare, side by side")
+    parser.add_argument("--pairs", type=int, default=7, help="with --against: rounds per tree")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one child
     args = parser.parse_args()
+    if args.against:
+        _side_by_side(args)
+        return
     with tempfile.TemporaryDirectory(prefix="heroes-inprocess-") as directory:
         os.environ["DATABASE_URL"] = args.database or f"sqlite:///{directory}/heroes.db"
         _prepare_database()
@@ -76,6 +89,11 @@ async def _measure(args: argparse.Namespace) -> None:
             await _profile(service, REQUESTS[args.profile], args.requests)
             return
         names = args.only.split(",")
+        if args.json:
+            rounds = [_timed(service, REQUESTS[name], args.requests) for name in names]
+            measured = await _interleaved(rounds, args.rounds)
+            print(json.dumps(dict(zip(names, measured, strict=True))))
+            return
         print(f"CPU µs per request, least and median of {args.rounds} rounds of {args.requests}:")
         rounds = [_timed(constant, REQUESTS["get_one"], args.requests)]
         rounds += [_timed(service, REQUESTS[name], args.requests) for name in names]
@@ -84,6 +102,38 @@ async def _measure(args: argparse.Namespace) -> None:
         for label, figures in zip(labels, results, strict=True):
             least, median = min(figures), statistics.median(figures)
             print(f"  {label:<24} {least:7.1f} {median:7.1f}")
+
+
+def _side_by_side(args: argparse.Namespace) -> None:
+    trees = {"this tree": ROOT, "against": args.against.resolve()}
+    names = args.only.split(",")
+    figures: dict[str, dict[str, list[float]]] = {
+        tree: {name: [] for name in names} for tree in trees
+    }
+    for pair in range(args.pairs):
+        order = list(trees) if pair % 2 == 0 else list(reversed(trees))
+        for tree in order:
+            for name, values in _child(trees[tree], args).items():
+                figures[tree][name] += values
+    print(f"CPU µs per request, least and median of {args.pairs} rounds of {args.requests}:")
+    for name in names:
+        this, other = (statistics.median(figures[tree][name]) for tree in trees)
+        for tree in trees:
+            values = figures[tree][name]
+            print(f"  {tree:<10} {name:<16} {min(values):7.1f} {statistics.median(values):7.1f}")
+        print(f"  {'':<10} {name:<16} ratio of medians {this / other:.3f}")
+
+
+def _child(tree: Path, args: argparse.Namespace) -> dict[str, list[float]]:
+    """One round in a fresh process that imports `tree`'s app."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--json", "--rounds", "1"]
+    command += ["--requests", str(args.requests), "--only", args.only]
+    if args.database:
+        command += ["--database", args.database]
+    env = os.environ | {"PYTHONPATH": str(tree), "HEROES_BENCH_ROOT": str(tree)}
+    done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    figures: dict[str, list[float]] = json.loads(done.stdout.splitlines()[-1])
+    return figures
 
 
 async def _interleaved(
@@ -156,6 +206,7 @@ async def _call(app: ASGIApp, request: Request) -> int:
 
 
 if __name__ == "__main__":
+    ROOT = Path(os.environ.get("HEROES_BENCH_ROOT", ROOT))
     sys.path.insert(0, str(ROOT))
     try:
         import uvloop

@@ -10,7 +10,7 @@ was `age BETWEEN 0 AND AGE_MAX`).
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +38,8 @@ class Filter(ABC):
         """The query parameters this filter reads, as /docs shows them."""
 
     @abstractmethod
-    def value(self, name: str, given: Mapping[str, Any]) -> FilterValue:
-        """The normalised value of the validated parameters."""
+    def value(self, name: str, given: Any) -> FilterValue:
+        """The normalised value of the validated parameters (`given`'s attributes)."""
 
     @abstractmethod
     def conditions(self, name: str, shape: Hashable) -> list[ColumnElement[bool]]:
@@ -69,8 +69,8 @@ class Equal(Filter):
     def parameters(self, name: str) -> dict[str, Parameter]:
         return {name: (self.type | None, self.field)}
 
-    def value(self, name: str, given: Mapping[str, Any]) -> FilterValue:
-        return (given[name],)
+    def value(self, name: str, given: Any) -> FilterValue:
+        return (getattr(given, name),)
 
     def conditions(self, name: str, shape: Hashable) -> list[ColumnElement[bool]]:
         return [self.column == bindparam(name)] if shape == (True,) else []
@@ -92,8 +92,8 @@ class Contains(Filter):
     def parameters(self, name: str) -> dict[str, Parameter]:
         return {name: (self.type | None, self.field)}
 
-    def value(self, name: str, given: Mapping[str, Any]) -> FilterValue:
-        return (given[name],)
+    def value(self, name: str, given: Any) -> FilterValue:
+        return (getattr(given, name),)
 
     def conditions(self, name: str, shape: Hashable) -> list[ColumnElement[bool]]:
         if shape != (True,):
@@ -125,10 +125,10 @@ class Range(Filter):
             f"has_{name}": self.present,
         }
 
-    def value(self, name: str, given: Mapping[str, Any]) -> FilterValue:
-        exact, present = given[name], given[f"has_{name}"]
-        lows = [bound for bound in (exact, given[f"min_{name}"]) if bound is not None]
-        highs = [bound for bound in (exact, given[f"max_{name}"]) if bound is not None]
+    def value(self, name: str, given: Any) -> FilterValue:
+        exact, present = getattr(given, name), getattr(given, f"has_{name}")
+        lows = [bound for bound in (exact, getattr(given, f"min_{name}")) if bound is not None]
+        highs = [bound for bound in (exact, getattr(given, f"max_{name}")) if bound is not None]
         low, high = max(lows, default=None), min(highs, default=None)
         if present is True and (low is not None or high is not None):
             present = None

@@ -59,8 +59,9 @@ def _neighbours(
     query = listing.query
     if query.offset is not None:
         return offset_neighbours(query, len(rows))
-    boundaries = [tuple(row[key_places[order.key]] for order in query.sort) for row in rows]
-    after, before = cursor_neighbours(query, boundaries)
+    places = [key_places[order.key] for order in query.sort]
+    edges = [tuple(row[place] for place in places) for row in (*rows[:1], *rows[-1:])]
+    after, before = cursor_neighbours(query, edges, full=len(rows) == query.limit)
     return _token(after, query, listing.codec), _token(before, query, listing.codec)
 
 
@@ -75,18 +76,19 @@ def offset_neighbours(query: ListQuery, found: int) -> tuple[Neighbour, Neighbou
 
 
 def cursor_neighbours(
-    query: ListQuery, boundaries: Sequence[tuple[object, ...]]
+    query: ListQuery, edges: Sequence[tuple[object, ...]], *, full: bool
 ) -> tuple[Cursor | None, Cursor | None]:
     """(next, prev): a cursor of the page on each side of this one, if there is one.
-    `boundaries` are the sort-key values of the page's rows."""
+    `edges` are the sort-key values of the page's first and last rows (none if empty);
+    `full`, whether the page came back with as many rows as it could hold."""
     if query.limit == 0:
         return None, None
-    full, cursor = len(boundaries) == query.limit, query.cursor
-    if cursor is None and not boundaries:
+    cursor = query.cursor
+    if cursor is None and not edges:
         return None, None
-    if boundaries:
-        after = Cursor(boundaries[-1])
-        before = Cursor(boundaries[0], before=True)
+    if edges:
+        after = Cursor(edges[-1])
+        before = Cursor(edges[0], before=True)
     else:  # an empty page: its neighbour starts where it did, and takes that row too
         assert cursor is not None  # noqa: S101  # (for mypy: the case is handled above)
         after = before = Cursor(cursor.values, not cursor.before, not cursor.inclusive)

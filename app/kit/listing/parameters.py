@@ -73,17 +73,17 @@ class ListParameters:
         if not params.keys() <= self._known:
             known = ", ".join(self.names)
             raise InvalidQuery(None, f"unknown query parameter; the parameters are {known}")
-        given = validated_query(self.model, params).model_dump()
+        given: Any = validated_query(self.model, params)
         resource = self.resource
         query = ListQuery(
             tuple(each.value(name, given) for name, each in resource.filters.items()),
-            parse_sort(given["sort"], resource.sorts, resource.sort_rule),
-            given["limit"],
-            offset=given["offset"] if "offset" in params else None,
-            extra=requested_fields(resource, given.get("fields")),
+            parse_sort(given.sort, resource.sorts, resource.sort_rule),
+            given.limit,
+            offset=given.offset if "offset" in params else None,
+            extra=requested_fields(resource, getattr(given, "fields", None)),
             count=wants_count(prefer),
         )
-        return self._with_cursor(codec, query, given["cursor"])
+        return self._with_cursor(codec, query, given.cursor)
 
     def _with_cursor(self, codec: CursorCodec, query: ListQuery, token: str | None) -> ListQuery:
         if token is None:
