@@ -23,8 +23,7 @@ from app.heroes.models import (
 from app.http.query_string import query_parameters, validated_query
 from app.http.responses import FastJSONResponse
 from app.kit.listing.filters import Contains, Equal, Range
-from app.kit.listing.parameters import ListParameters
-from app.kit.listing.parameters import requested_fields as requested
+from app.kit.listing.parameters import ListParameters, requested_fields
 from app.kit.resource import VERSION_MAX, Resource, SortKey
 from app.kit.validators import validators
 
@@ -49,9 +48,9 @@ NULL_AGE_RULE = (
 )
 
 hero_id, hero_name, hero_age = column(Hero.id), column(Hero.name), column(Hero.age)
-hero_version, hero_updated_at = column(Hero.version), column(Hero.updated_at)
+hero_version = column(Hero.version)
 SUMMARY: Columns = (hero_id, hero_name, hero_age)
-STORED: Columns = (*SUMMARY, column(Hero.created_at), hero_updated_at, hero_version)
+STORED: Columns = (*SUMMARY, column(Hero.created_at), column(Hero.updated_at), hero_version)
 """What the service reads of a hero (never its secret), in HeroSummary's and StoredHero's
 order. Pages read timestamps only when asked: parsing them costs more than the query."""
 
@@ -88,7 +87,6 @@ HEROES = Resource(
     table=Hero,
     id=hero_id,
     version=hero_version,
-    updated_at=hero_updated_at,
     summary=SUMMARY,
     stored=STORED,
     not_found=HeroNotFound,
@@ -185,11 +183,11 @@ def list_body(extra: tuple[str, ...]) -> Callable[[Row], dict[str, Any]]:
     return lambda row: hero_body(StoredHero(*row), extra)
 
 
-def requested_fields(request: Request) -> tuple[str, ...]:
+def fields_to_read(request: Request) -> tuple[str, ...]:
     """The extra fields GET one's query string asks for, or its 422."""
     if not request.scope["query_string"]:
         return ()
-    return requested(HEROES, validated_query(ReadParameters, request.query_params).fields)
+    return requested_fields(HEROES, validated_query(ReadParameters, request.query_params).fields)
 
 
 def hero_response(

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from app.heroes import openapi, service
 from app.heroes.models import HeroCreate, HeroPublic, HeroUpdate
 from app.heroes.openapi import HeroId
-from app.heroes.resource import HEROES, HEROES_LIST, hero_response, list_body, requested_fields
+from app.heroes.resource import HEROES, HEROES_LIST, fields_to_read, hero_response, list_body
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
@@ -65,7 +65,7 @@ async def read_hero(hero_id: HeroId, database: DatabaseDep, request: Request) ->
     `fields` adds the timestamps to the body. 304 without a body when `If-None-Match`
     names its ETag, or (without `If-None-Match`) when it has not changed since
     `If-Modified-Since`."""
-    extra = requested_fields(request)
+    extra = fields_to_read(request)
     hero = await service.get_hero(database, hero_id)
     if is_current(hero, request):
         return not_modified(hero)

@@ -40,14 +40,16 @@ class SortKey:
 class Resource:
     """`summary` is what a page reads, every sort key among it; `stored` is what one row
     reads: `summary` first, then the `extra_fields` a client may ask for with `?fields=`,
-    and the version last. Neither holds anything secret."""
+    and the version last. Neither holds anything secret.
+
+    The table has `created_at`, `updated_at` and `version` columns, which the kit sets:
+    both times on create, `updated_at` and the version on every change."""
 
     name: str  # the plural noun, as in URLs and messages: "heroes"
     singular: str  # "hero"
     table: type[Any]
     id: ColumnElement[Any]
     version: ColumnElement[Any]
-    updated_at: ColumnElement[Any]
     summary: Columns
     stored: Columns
     not_found: type[NotFound]

@@ -76,9 +76,22 @@ def service_engine(url: str) -> Engine:
 
 
 def assert_one_line_error(result: Completed, *fragments: str) -> str:
-    """The process stopped, non-zero, saying why in one line (`heroes: ...`) and no
-    traceback. Under uvicorn the line sits among uvicorn's own start-up lines; from the
-    `heroes` command it is all there is."""
+    """The command stopped, non-zero, with one line on stderr and no traceback."""
+    assert result.returncode != 0, result
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], result.stderr
+    return lines[0]
+
+
+def assert_refused_at_startup(result: Completed, how: str, *fragments: str) -> str:
+    """Start-up stopped, non-zero, saying why in one line (`heroes: ...`) and no traceback.
+    From the `heroes` command that line is all there is; under uvicorn it sits among
+    uvicorn's own start-up lines."""
+    if how == "heroes serve":
+        return assert_one_line_error(result, *fragments)
     assert result.returncode != 0, result
     assert "Traceback" not in result.stderr, result.stderr
     lines = [line for line in result.stderr.splitlines() if "heroes: " in line]

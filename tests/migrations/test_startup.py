@@ -9,7 +9,7 @@ from sqlalchemy import Engine, text
 from app.db.migrator import head_revision, upgrade
 from app.db.schema import FIRST_REVISION, SCHEMA_HEAD, database_revision
 from tests.conftest import free_port, run_python, run_python_in, start_server, stop_server
-from tests.migrations.conftest import assert_one_line_error, service_engine
+from tests.migrations.conftest import assert_refused_at_startup, service_engine
 
 
 # The ways the service is started: the CLI, and uvicorn on the module's app.
@@ -31,7 +31,9 @@ def test_a_schema_behind_the_code_stops_startup_with_one_line_naming_the_command
 
     result = run_python(*start_command(how), DATABASE_URL=scratch_url, DB_MIGRATE_ON_START="false")
 
-    line = assert_one_line_error(result, f"at {FIRST_REVISION}", f"needs {head_revision()}")
+    line = assert_refused_at_startup(
+        result, how, f"at {FIRST_REVISION}", f"needs {head_revision()}"
+    )
     assert line.endswith('run "heroes migrate upgrade"'), line
     assert database_revision(scratch_engine) == FIRST_REVISION  # left as it was
 
@@ -39,7 +41,9 @@ def test_a_schema_behind_the_code_stops_startup_with_one_line_naming_the_command
 def test_an_empty_server_database_is_not_migrated_by_default(server_scratch_url: str) -> None:
     result = run_python(*start_command("uvicorn app.main:app"), DATABASE_URL=server_scratch_url)
 
-    assert_one_line_error(result, "schema is at none", 'run "heroes migrate upgrade"')
+    assert_refused_at_startup(
+        result, "uvicorn app.main:app", "schema is at none", 'run "heroes migrate upgrade"'
+    )
 
 
 def test_a_schema_ahead_of_the_code_stops_startup_naming_the_newer_code(
@@ -55,7 +59,13 @@ def test_a_schema_ahead_of_the_code_stops_startup_naming_the_newer_code(
         DB_MIGRATE_ON_START="false",
     )
 
-    assert_one_line_error(result, "at 0999", "newer than this code", "heroes migrate downgrade")
+    assert_refused_at_startup(
+        result,
+        "uvicorn app.main:app",
+        "at 0999",
+        "newer than this code",
+        "heroes migrate downgrade",
+    )
 
 
 IMPORT_AND_BUILD = (
@@ -102,7 +112,7 @@ def test_importing_the_app_accepts_a_stale_schema(
 def test_a_database_that_is_down_stops_startup_with_one_line(how: str, url: str) -> None:
     result = run_python(*start_command(how), DATABASE_URL=url.format(port=free_port()))
 
-    assert_one_line_error(result, "heroes: cannot reach the database")
+    assert_refused_at_startup(result, how, "heroes: cannot reach the database")
 
 
 def test_an_empty_database_migrates_itself_on_start(scratch_url: str) -> None:

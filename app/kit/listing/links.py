@@ -18,10 +18,9 @@ from app.http.responses import FastJSONResponse
 from app.kit.listing.cursors import Cursor, CursorCodec
 from app.kit.listing.pages import Page
 from app.kit.listing.parameters import ListRequest
-from app.kit.listing.query import ListQuery
+from app.kit.listing.query import OFFSET_MAX, ListQuery
 
 Neighbour = dict[str, str | int] | None
-OFFSET_MAX = 2**63 - 1  # the largest offset the list accepts
 
 
 def page_response(

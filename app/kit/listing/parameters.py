@@ -20,10 +20,8 @@ from app.http.dependencies import http_options
 from app.http.query_string import query_parameters, validated_query
 from app.kit.listing.cursors import MAX_TOKEN_LENGTH, CursorCodec, CursorError
 from app.kit.listing.cursors import codec as cursor_codec
-from app.kit.listing.query import InvalidQuery, ListQuery, parse_sort, wants_count
+from app.kit.listing.query import OFFSET_MAX, InvalidQuery, ListQuery, parse_sort, wants_count
 from app.kit.resource import Resource
-
-OFFSET_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 from app.kit.listing.cursors import Cursor, fingerprint
 
+OFFSET_MAX = 2**63 - 1  # the largest offset a list accepts: a BIGINT
 FilterValue = tuple[Any, ...]
 """One filter's normalised value: a fixed number of slots, None where nothing was asked."""
 
