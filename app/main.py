@@ -193,6 +193,11 @@ def _add_production_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(ObserveRequests, routes=app.router.routes)
 
 
+def __dir__() -> list[str]:
+    """`app` among the module's names, for tools that look for it (`fastapi run`)."""
+    return [*globals(), "app"]
+
+
 def __getattr__(name: str) -> FastAPI:
     """`app`, built on first use from the environment's settings (PEP 562): importing this
     module reads nothing. A bad setting stops the process in one line."""
