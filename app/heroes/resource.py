@@ -74,6 +74,16 @@ def _is_name(value: object) -> bool:
     return True
 
 
+def _name(description: str, example: str) -> Any:
+    return Field(
+        None,
+        min_length=1,
+        max_length=NAME_MAX_LENGTH,
+        description=description,
+        examples=[example],
+    )
+
+
 def _age(description: str, example: int) -> tuple[Any, Any]:
     return (
         int | None,
@@ -94,30 +104,18 @@ HEROES = Resource(
         "name": Equal(
             hero_name,
             Text,
-            Field(
-                None,
-                min_length=1,
-                max_length=NAME_MAX_LENGTH,
-                description=(
-                    "Only heroes with exactly this name (case, accents and spaces count)."
-                ),
-                examples=["Deadpond"],
+            _name(
+                "Only heroes with exactly this name (case, accents and spaces count).", "Deadpond"
             ),
         ),
         "name_contains": Contains(
             hero_name,
             Text,
-            Field(
-                None,
-                min_length=1,
-                max_length=NAME_MAX_LENGTH,
-                description=(
-                    "Only heroes whose name contains this text. A-Z and a-z match each "
-                    "other; every other character, accented letters included, matches only "
-                    "itself, the same on every database. `%`, `_` and `\\` are plain "
-                    "characters."
-                ),
-                examples=["pond"],
+            _name(
+                "Only heroes whose name contains this text. A-Z and a-z match each other; "
+                "every other character, accented letters included, matches only itself, the "
+                "same on every database. `%`, `_` and `\\` are plain characters.",
+                "pond",
             ),
         ),
         "age": Range(

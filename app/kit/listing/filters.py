@@ -59,8 +59,8 @@ class Filter(ABC):
 
 
 @dataclass(frozen=True, slots=True)
-class Equal(Filter):
-    """`name=value`: the column equals the value exactly."""
+class _OneParameter(Filter):
+    """A filter read from one parameter of its own name."""
 
     column: ColumnElement[Any]
     type: Any
@@ -72,36 +72,33 @@ class Equal(Filter):
     def value(self, name: str, given: Any) -> FilterValue:
         return (getattr(given, name),)
 
+    def params(self, name: str, value: FilterValue) -> dict[str, Any]:
+        return {} if value[0] is None else {name: self.bound(value[0])}
+
+    def bound(self, value: Any) -> Any:
+        """What is bound for the value the client sent."""
+        return value
+
+
+class Equal(_OneParameter):
+    """`name=value`: the column equals the value exactly."""
+
     def conditions(self, name: str, shape: Hashable) -> list[ColumnElement[bool]]:
         return [self.column == bindparam(name)] if shape == (True,) else []
 
-    def params(self, name: str, value: FilterValue) -> dict[str, Any]:
-        return {} if value[0] is None else {name: value[0]}
 
-
-@dataclass(frozen=True, slots=True)
-class Contains(Filter):
+class Contains(_OneParameter):
     """`name=text`: the column contains the text, A-Z and a-z matching each other and
     every other character only itself, alike on every database; `%`, `_` and `\\` are
     plain characters."""
-
-    column: ColumnElement[str]
-    type: Any
-    field: Any  # its Field()
-
-    def parameters(self, name: str) -> dict[str, Parameter]:
-        return {name: (self.type | None, self.field)}
-
-    def value(self, name: str, given: Any) -> FilterValue:
-        return (getattr(given, name),)
 
     def conditions(self, name: str, shape: Hashable) -> list[ColumnElement[bool]]:
         if shape != (True,):
             return []
         return [_AsciiLower(self.column).like(bindparam(name), escape=ESCAPE)]
 
-    def params(self, name: str, value: FilterValue) -> dict[str, Any]:
-        return {} if value[0] is None else {name: contains_pattern(value[0])}
+    def bound(self, value: Any) -> Any:
+        return contains_pattern(value)
 
 
 @dataclass(frozen=True, slots=True)
