@@ -21,6 +21,8 @@ from app.db.schema import SchemaError, describe_database_error, prepare_database
 from app.observability.logs import uvicorn_log_config
 from app.observability.metrics import MULTIPROC_DIR_VARIABLE, prepare_multiprocess_directory
 
+HTTP_PROTOCOL = "app.http.server:HeadLimitedHttpToolsProtocol"
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
@@ -61,6 +63,10 @@ def serve(host: str, port: int, workers: int | None, *, reload: bool) -> None:
             # could then choose its own address, and with it its rate limit.
             proxy_headers=bool(settings.forwarded_allow_ips),
             forwarded_allow_ips=settings.forwarded_allow_ips,
+            # A head over the limit is refused while it arrives, before it is buffered
+            # whole: by h11 itself, and by our httptools protocol, which reads this limit.
+            http=HTTP_PROTOCOL,
+            h11_max_incomplete_event_size=settings.max_request_head_size,
         )
 
 

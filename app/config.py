@@ -96,6 +96,15 @@ def _check_forwarder(address: str) -> str:
     return address
 
 
+def _check_host(host: str) -> str:
+    """A host name or address as the Host header names it (without the port), `*`, or
+    `*.example.com` for every subdomain of example.com, as Starlette allows."""
+    pattern = r"(\*|(\*\.)?[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*|\[[0-9A-Fa-f:.]+\])"
+    if not re.fullmatch(pattern, host):
+        raise ValueError(f"{host!r} is not a host name like example.com, *.example.com or *")
+    return host.lower()
+
+
 # A comma-separated list in the environment (pydantic-settings would expect JSON).
 Origins = Annotated[
     list[Annotated[str, AfterValidator(_check_origin)]], NoDecode, BeforeValidator(_split_commas)
@@ -104,6 +113,9 @@ Forwarders = Annotated[
     list[Annotated[str, AfterValidator(_check_forwarder)]],
     NoDecode,
     BeforeValidator(_split_commas),
+]
+Hosts = Annotated[
+    list[Annotated[str, AfterValidator(_check_host)]], NoDecode, BeforeValidator(_split_commas)
 ]
 RedisUrl = Annotated[str, AfterValidator(check_redis_url)]
 HeaderName = Annotated[str, AfterValidator(_check_header_name)]
@@ -128,6 +140,9 @@ class Settings(BaseSettings):
     sqlite_busy_timeout: float = Field(default=10.0, gt=0, le=300)
     worker_threads: int = Field(default=20, ge=1, le=1000)
     max_body_size: int = Field(default=1024 * 1024, ge=1024)
+    # A request's head: each header line (and the request target), and all of it together.
+    max_header_size: int = Field(default=8 * 1024, ge=1024, le=1024 * 1024)
+    max_request_head_size: int = Field(default=32 * 1024, ge=4 * 1024, le=16 * 1024 * 1024)
     require_if_match: bool = False
     log_level: LogLevel = "INFO"
     environment: Environment = "development"
@@ -145,6 +160,7 @@ class Settings(BaseSettings):
     redis_key_prefix: str = Field(default="heroes:", max_length=100)
     redis_timeout: float = Field(default=0.25, gt=0, le=10)
     cors_allow_origins: Origins = []
+    allowed_hosts: Hosts = ["*"]
     security_headers: bool = True
     # Signs the list's paging cursors (app/heroes/cursors.py explains the default).
     cursor_secret: SecretStr | None = Field(default=None, min_length=16)
@@ -157,6 +173,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "WORKER_THREADS must not exceed DB_POOL_SIZE + DB_MAX_OVERFLOW "
                 f"({self.worker_threads} > {self.db_pool_size} + {self.db_max_overflow})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _a_header_line_fits_in_the_head(self) -> Self:
+        if self.max_header_size > self.max_request_head_size:
+            raise ValueError(
+                "MAX_HEADER_SIZE must not exceed MAX_REQUEST_HEAD_SIZE "
+                f"({self.max_header_size} > {self.max_request_head_size})"
             )
         return self
 

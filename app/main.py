@@ -36,7 +36,9 @@ from app.http.docs import (
     api_info,
     operation_id,
 )
-from app.http.errors import install_error_handlers
+from app.http.errors import UnhandledErrors, install_error_handlers
+from app.http.head_limit import RequestHeadLimitMiddleware
+from app.http.hosts import AllowedHostsMiddleware
 from app.http.methods import install_path_methods
 from app.http.ratelimit import Limiter, RateLimitMiddleware, create_limiter
 from app.http.security import SecurityHeadersMiddleware
@@ -152,8 +154,10 @@ def _is_docs(route: BaseRoute) -> bool:
 
 
 def _add_production_middleware(app: FastAPI, settings: Settings) -> None:
-    """Added innermost first: a request meets ObserveRequests, then security headers, CORS,
-    the rate limit and the body limit."""
+    """Added innermost first: a request meets ObserveRequests, the security headers, the
+    JSON 500 for an error nothing handled (inside those two, so that it carries their
+    headers), the head's size limit (before anything reads a header), the allowed hosts,
+    CORS, the rate limit and the body limit."""
     if settings.rate_limit_per_second > 0:
         app.state.rate_limiter = create_limiter(
             settings.rate_limit_per_second,
@@ -174,7 +178,15 @@ def _add_production_middleware(app: FastAPI, settings: Settings) -> None:
             CORSMiddleware,
             allow_origins=settings.cors_allow_origins,
             allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
-            allow_headers=["Content-Type", "X-Request-ID", "If-Match", "If-None-Match", "Prefer"],
+            allow_headers=[
+                "Content-Type",
+                "X-Request-ID",
+                "If-Match",
+                "If-None-Match",
+                "If-Modified-Since",
+                "If-Unmodified-Since",
+                "Prefer",
+            ],
             expose_headers=[
                 "X-Request-ID",
                 "Retry-After",
@@ -186,6 +198,14 @@ def _add_production_middleware(app: FastAPI, settings: Settings) -> None:
                 "Preference-Applied",
             ],
         )
+    if "*" not in settings.allowed_hosts:
+        app.add_middleware(AllowedHostsMiddleware, allowed=settings.allowed_hosts)
+    app.add_middleware(
+        RequestHeadLimitMiddleware,
+        max_header_size=settings.max_header_size,
+        max_head_size=settings.max_request_head_size,
+    )
+    app.add_middleware(UnhandledErrors)
     if settings.security_headers:
         # The docs pages run an inline script that a 'self' CSP would block.
         unrestricted = frozenset({DOCS_URL, REDOC_URL})

@@ -12,6 +12,7 @@ from app.heroes.models import HERO_ID_MAX
 from app.heroes.resource import HEROES_LIST, READ_PARAMETERS
 from app.http.conditional import declared_headers
 from app.http.errors import BodyTooLarge, InvalidInput, MalformedBody, declare
+from app.http.path_ids import CanonicalInt
 from app.kit.validators import conditional_headers, row_headers
 
 TAG = {
@@ -23,12 +24,17 @@ TAG = {
 }
 
 HeroId = Annotated[
-    int, Path(ge=-HERO_ID_MAX - 1, le=HERO_ID_MAX, description="The hero's id (64-bit).")
+    int,
+    Path(ge=-HERO_ID_MAX - 1, le=HERO_ID_MAX, description="The hero's id (64-bit)."),
+    CanonicalInt,
 ]
 
 _HEADERS = row_headers("hero")
 _LOCATION = {"Location": {"description": "The new hero's URL.", "schema": {"type": "string"}}}
-_IF_MATCH, _IF_NONE_MATCH, _IF_MODIFIED_SINCE = conditional_headers("hero")
+_CONDITIONS = conditional_headers("hero")
+_WRITE_CONDITIONS = declared_headers(
+    _CONDITIONS.if_match, _CONDITIONS.if_none_match_write, _CONDITIONS.if_unmodified_since
+)
 
 ROUTER: dict[str, Any] = {"responses": declare(DatabaseUnavailable)}
 
@@ -54,7 +60,9 @@ READ: dict[str, Any] = {
         **declare(HeroNotFound, InvalidHeroId),
     },
     "summary": "Read a hero",
-    "openapi_extra": declared_headers(_IF_NONE_MATCH, _IF_MODIFIED_SINCE, query=READ_PARAMETERS),
+    "openapi_extra": declared_headers(
+        _CONDITIONS.if_none_match, _CONDITIONS.if_modified_since, query=READ_PARAMETERS
+    ),
 }
 UPDATE: dict[str, Any] = {
     "responses": {
@@ -69,7 +77,7 @@ UPDATE: dict[str, Any] = {
         ),
     },
     "summary": "Update a hero",
-    "openapi_extra": declared_headers(_IF_MATCH),
+    "openapi_extra": _WRITE_CONDITIONS,
 }
 DELETE: dict[str, Any] = {
     "responses": {
@@ -77,5 +85,5 @@ DELETE: dict[str, Any] = {
         **declare(HeroNotFound, PreconditionFailed, InvalidHeroId, PreconditionRequired),
     },
     "summary": "Delete a hero",
-    "openapi_extra": declared_headers(_IF_MATCH),
+    "openapi_extra": _WRITE_CONDITIONS,
 }

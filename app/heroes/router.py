@@ -18,7 +18,7 @@ from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
 from app.kit.listing.links import page_response
 from app.kit.listing.parameters import ListRequest
-from app.kit.validators import expected_versions, is_current, not_modified
+from app.kit.validators import is_current, not_modified, write_preconditions
 
 router = APIRouter(
     prefix="/heroes", tags=["heroes"], route_class=StrictJSONRoute, **openapi.ROUTER
@@ -86,7 +86,7 @@ async def update_hero(
     hero's ETag and moves `Last-Modified`. With `If-Match`, the change happens only if the
     hero still has that ETag (else 412 with the current one): no lost updates.
     """
-    expected = expected_versions(
+    expected = write_preconditions(
         request, hero_id, required=options.require_if_match, version_max=HEROES.version_max
     )
     return hero_response(await service.update_hero(database, hero_id, changes, expected))
@@ -98,7 +98,7 @@ async def delete_hero(
 ) -> Deleted:
     """Delete the hero with this id for good; 404 if there is none. With `If-Match`, only
     if the hero still has that ETag (else 412 with the current one)."""
-    expected = expected_versions(
+    expected = write_preconditions(
         request, hero_id, required=options.require_if_match, version_max=HEROES.version_max
     )
     await service.delete_hero(database, hero_id, expected)

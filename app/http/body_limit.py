@@ -24,7 +24,7 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_size:
+        if _over(declared, self.max_body_size):
             await error_response(BodyTooLarge)(scope, receive, send)
             return
         await self.app(scope, self._counting(receive), send)
@@ -41,3 +41,13 @@ class BodySizeLimitMiddleware:
             return message
 
         return counting_receive
+
+
+def _over(declared: str, limit: int) -> bool:
+    """Whether a Content-Length says more than `limit`. Only ASCII digits count ("²" is a
+    digit to str.isdigit, not to int), and a number too long to be under the limit is over
+    it unread (int() refuses more than 4,300 digits): either was a 500."""
+    if not (declared.isascii() and declared.isdigit()):
+        return False
+    digits = declared.lstrip("0") or "0"
+    return len(digits) > len(str(limit)) or int(digits) > limit

@@ -12,7 +12,7 @@ about 8 µs a request, more than the query behind GET one (bench/PROFILE.md).
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -60,6 +60,12 @@ def _skip_separators(header: str, position: int) -> int:
 
 
 IF_MATCH_MAX_LENGTH = 1024
+# On every answer with an ETag: caches may keep it but must ask whether it is still current
+# before each use (a conditional GET, answered 304 while it is). A row changes at any time,
+# and its ETag makes the question cheap.
+CACHE_CONTROL = "no-cache"
+# "Sun, 06 Nov 1994 08:49:37 GMT" is 29 characters; the longest form (RFC 850's) is 39.
+HTTP_DATE_MAX_LENGTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +108,23 @@ def if_match(request: Request, *, required: bool) -> EntityTags | None:
         if required:
             raise PreconditionRequired()
         return None
+    return parse_entity_tags(_capped(header, "if-match")) or EntityTags()
+
+
+def if_none_match(request: Request) -> EntityTags | None:
+    """The tags of If-None-Match, None without one; an unreadable header gives no tags
+    (GET then ignores it, a write is refused). Capped as If-Match is: the tags are kept in
+    a set, and a 40 MB header made one of 544 MB."""
+    header = request.headers.get("if-none-match")
+    if header is None:
+        return None
+    return parse_entity_tags(_capped(header, "if-none-match")) or EntityTags()
+
+
+def _capped(header: str, name: str) -> str:
     if len(header) > IF_MATCH_MAX_LENGTH:
-        raise RequestValidationError([_too_long("if-match", IF_MATCH_MAX_LENGTH)])
-    return parse_entity_tags(header) or EntityTags()
+        raise RequestValidationError([_too_long(name, IF_MATCH_MAX_LENGTH)])
+    return header
 
 
 def _too_long(header: str, max_length: int) -> dict[str, Any]:
@@ -127,13 +147,17 @@ def entity_tag(row_id: int, version: int) -> str:
     return f'"{row_id}.{version}"'
 
 
-def versions_named(tags: EntityTags, row_id: int, version_max: int) -> frozenset[int]:
-    """The versions of this row that strong tags name (If-Match compares strongly: a weak
-    tag, or one of another row, names none)."""
+def versions_named(
+    tags: EntityTags, row_id: int, version_max: int, *, weak: bool = False
+) -> frozenset[int]:
+    """The versions of this row that the tags name: strong ones only, as If-Match compares
+    (a weak tag, or one of another row, names none), or weak ones too (`weak`), as
+    If-None-Match compares."""
     prefix = f"{row_id}."
+    compared = tags.strong | tags.weak if weak else tags.strong
     named = (
         _version(tag.removeprefix(prefix), version_max)
-        for tag in tags.strong
+        for tag in compared
         if tag.startswith(prefix)
     )
     return frozenset(version for version in named if version is not None)
@@ -147,26 +171,34 @@ def _version(text: str, version_max: int) -> int | None:
     return version if str(version) == text and version <= version_max else None
 
 
-def none_match(if_none_match: str | None, opaque_tag: str) -> bool | None:
-    """Whether If-None-Match lets the request through: False when it names this tag (weak
-    comparison, as GET uses it) or `*`; None when the header is absent or malformed."""
-    if if_none_match is None:
-        return None
-    tags = parse_entity_tags(if_none_match)
-    if tags is None:
+def none_match(tags: EntityTags | None, opaque_tag: str) -> bool | None:
+    """Whether If-None-Match lets a GET through: False when it names this tag (weak
+    comparison) or is `*`; None when the header is absent or unreadable."""
+    if tags is None or not (tags.any or tags.strong or tags.weak):
         return None
     return not (tags.any or opaque_tag in tags.strong or opaque_tag in tags.weak)
 
 
-def modified_since(if_modified_since: str | None, last_modified: datetime) -> bool | None:
-    """Whether the resource changed after the If-Modified-Since date (to the second, as
-    Last-Modified says it); None when the header is absent or not an HTTP date."""
-    if if_modified_since is None:
+def http_date(header: str | None) -> datetime | None:
+    """The instant an HTTP date names (RFC 9110, 5.6.7: always GMT), or None when the header
+    is absent or not such a date: then the condition is ignored, as the RFC says.
+
+    Any odd value is None, never an error: numbers that overflow (a year 99999, a day of
+    twenty digits) raised OverflowError from the parser, a 500 on every backend."""
+    if header is None or len(header) > HTTP_DATE_MAX_LENGTH:
         return None
     try:
-        since = parsedate_to_datetime(if_modified_since)
-    except (TypeError, ValueError, IndexError):
+        date = parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if since.tzinfo is None:  # an HTTP date is GMT; a naive one came without a zone
+    if date.utcoffset() != timedelta(0):  # naive (no zone, or -0000) or not GMT
+        return None
+    return date
+
+
+def modified_since(since: datetime | None, last_modified: datetime) -> bool | None:
+    """Whether the resource changed after the If-Modified-Since date (to the second, as
+    Last-Modified says it); None when there is no such date."""
+    if since is None:
         return None
     return last_modified.replace(microsecond=0) > since

@@ -17,10 +17,11 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db.errors import DatabaseUnavailable
 from app.errors import NotFound, PreconditionFailed, PreconditionRequired
-from app.http.conditional import entity_tag
+from app.http.conditional import CACHE_CONTROL, entity_tag
 from app.observability.context import mark_error_kind
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,25 @@ class BodyTooLarge(HttpError):
 
     status_code = 413
     detail = "Content Too Large"
+
+
+class HeadTooLarge(HttpError):
+    """A header line, or the request's head, over the limit (app/http/head_limit.py)."""
+
+    status_code = 431
+    detail = "Request Header Fields Too Large"
+
+
+class UriTooLong(HttpError):
+    status_code = 414
+    detail = "URI Too Long"
+
+
+class HostNotAllowed(HttpError):
+    """A Host header that ALLOWED_HOSTS does not name (app/http/hosts.py)."""
+
+    status_code = 400
+    detail = "Invalid host header"
 
 
 class RateLimited(HttpError):
@@ -92,7 +112,7 @@ def answer_for(error_type: type[Exception]) -> Answer:
 
 def _headers_of(error: Exception) -> dict[str, str] | None:
     if isinstance(error, PreconditionFailed):
-        return {"ETag": entity_tag(error.row_id, error.version)}
+        return {"ETag": entity_tag(error.row_id, error.version), "Cache-Control": CACHE_CONTROL}
     if isinstance(error, DatabaseUnavailable):
         return {"Retry-After": "1"}
     return None
@@ -218,9 +238,43 @@ def _plain(value: object) -> object:
 
 
 async def _unexpected_error_handler(_request: Request, error: Exception) -> SafeJSONResponse:
-    # The request's kind ("unhandled") is named by ObserveRequests, which sees it raise.
+    """The last resort, in Starlette's ServerErrorMiddleware outside every middleware: only
+    an error in ObserveRequests or the security headers comes here."""
     logger.error("unhandled error", exc_info=error)
     return error_response(HttpError)
+
+
+class UnhandledErrors:
+    """Answer an error nothing handled with the JSON 500, inside the middleware that stamps
+    every answer (the request id, the security headers).
+
+    Starlette renders such an error in ServerErrorMiddleware, outermost of all: its 500 went
+    out without X-Request-ID or the security headers. The error is logged here and not
+    raised further; a response already under way can only be cut off, so then it is.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_noting_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_start)
+        except Exception:
+            mark_error_kind(scope, "unhandled")
+            logger.exception("unhandled error")
+            if started:
+                raise
+            await error_response(HttpError)(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:

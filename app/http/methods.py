@@ -19,7 +19,8 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.observability.context import ERROR_KIND_KEY
@@ -44,7 +45,7 @@ class RouteTable:
         collections: set[str] = set()
         for route in iter_route_contexts(routes):  # included routers' routes too
             pattern = getattr(route, "path_regex", None)
-            methods = route.methods
+            methods = route.methods or _mounted_methods(route.original_route)
             if pattern is None or not methods:
                 continue
             entries.append(_PathMethods(pattern, frozenset(methods)))
@@ -68,6 +69,13 @@ class RouteTable:
         return tuple(method for method in _METHOD_ORDER if method in methods)
 
 
+def _mounted_methods(route: BaseRoute) -> set[str] | None:
+    """The methods of a mount that serves files (the docs' assets): GET, and so HEAD."""
+    if isinstance(route, Mount) and isinstance(route.app, StaticFiles):
+        return {"GET", "HEAD"}
+    return None
+
+
 class LazyRouteTable:
     """The app's route table, read from its routes when first needed: by then every
     router is included (middleware is added before them)."""
@@ -83,8 +91,9 @@ class LazyRouteTable:
 
 
 def _route_path(scope: Scope) -> str:
+    """The path the app's routes match, inside a mount too (a mount moves `root_path`)."""
     path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
+    root_path: str = scope.get("app_root_path", scope.get("root_path", ""))
     return path.removeprefix(root_path) if root_path else path
 
 

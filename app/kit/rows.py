@@ -4,19 +4,22 @@ at a version the client expects.
 Every function runs single statements keyed by id, so racing requests resolve in the
 database: of two DELETEs one removes the row and the other matches nothing (NotFound), and
 a change that races a DELETE either updates the row or finds it gone. A conditional change
-(`expected` versions, from If-Match) compares and sets in the same statement: of racing
-writers that expect one version, exactly one wins and the others get PreconditionFailed.
-Every change bumps the version and moves `updated_at`; an empty change changes nothing.
+(`Preconditions`, from If-Match, If-None-Match and If-Unmodified-Since) compares and sets in
+the same statement: of racing writers that expect one version, exactly one wins and the
+others get PreconditionFailed. Every change bumps the version and moves `updated_at`; an
+empty change changes nothing.
 
 The names of the values an INSERT or UPDATE sets start with `set_`: SQLAlchemy reserves a
 column's own name for itself.
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, insert, select, update
 
 from app.db import Database, Row
 from app.db.statements import STATEMENTS, Statement
@@ -24,8 +27,48 @@ from app.db.tables import utc_now
 from app.errors import PreconditionFailed
 from app.kit.resource import Resource
 
-Expected = frozenset[int] | None
-"""The versions a write may find its row at (empty: none will do), or None: any."""
+
+@dataclass(frozen=True, slots=True)
+class Preconditions:
+    """What a conditional write requires of its row (RFC 9110, 13.1), all of it at once."""
+
+    versions: frozenset[int] | None = None
+    """If-Match: the row is at one of these versions (empty: none will do); None: any."""
+    excluded: frozenset[int] = frozenset()
+    """If-None-Match: the row is at none of these versions."""
+    no_row: bool = False
+    """If-None-Match: `*` (or unreadable): no row that exists will do."""
+    changed_before: datetime | None = None
+    """If-Unmodified-Since: the row's `updated_at` is earlier than this."""
+
+    def never_hold(self) -> bool:
+        """Whether no row can meet them: no write is tried."""
+        return self.no_row or (self.versions is not None and not self.versions)
+
+    def hold_for(self, version: int, updated_at: datetime) -> bool:
+        """Whether a row at this version, last changed then, meets them."""
+        return (
+            not self.never_hold()
+            and (self.versions is None or version in self.versions)
+            and version not in self.excluded
+            and (self.changed_before is None or updated_at < self.changed_before)
+        )
+
+    def shape(self) -> tuple[int, int, bool]:
+        """What the statement that checks them looks like: its cache key."""
+        versions = version_slots(len(self.versions)) if self.versions else 0
+        return versions, version_slots(len(self.excluded)), self.changed_before is not None
+
+    def params(self) -> dict[str, Any]:
+        params: dict[str, Any] = _slot_params("expected_version", self.versions or frozenset())
+        params |= _slot_params("excluded_version", self.excluded)
+        if self.changed_before is not None:
+            params["changed_before"] = self.changed_before
+        return params
+
+
+Expected = Preconditions | None
+"""What a write requires of its row, or None: an unconditional write."""
 
 
 async def get_row(database: Database, resource: Resource, row_id: int) -> Row:
@@ -58,17 +101,17 @@ async def update_row(
 ) -> Row:
     """Set `values` on the row; an empty change changes nothing, `updated_at` and the
     version included (its precondition is still checked)."""
-    await _refuse_no_version(database, resource, row_id, expected)
+    await _refuse_never_met(database, resource, row_id, expected)
     if not values:
         return _unchanged(resource, await get_row(database, resource, row_id), expected)
-    slots = version_slots(len(expected)) if expected else 0
+    shape = expected.shape() if expected else None
     fields = frozenset(values)
     statement = STATEMENTS.get(
-        (resource.name, "update", fields, slots), lambda: _update(resource, fields, slots)
+        (resource.name, "update", fields, shape), lambda: _update(resource, fields, shape)
     )
     params: dict[str, Any] = {"row_id": row_id, "set_updated_at": utc_now()}
     params |= {f"set_{field}": value for field, value in values.items()}
-    params |= _version_params(expected)
+    params |= expected.params() if expected else {}
     row = await database.update_returning(statement, _statements(resource).by_id, params)
     if row is None:
         raise await _missing_or_changed(database, resource, row_id)
@@ -78,10 +121,10 @@ async def update_row(
 async def delete_row(
     database: Database, resource: Resource, row_id: int, expected: Expected = None
 ) -> None:
-    await _refuse_no_version(database, resource, row_id, expected)
-    slots = version_slots(len(expected)) if expected else 0
-    statement = STATEMENTS.get((resource.name, "delete", slots), lambda: _delete(resource, slots))
-    params = {"row_id": row_id} | _version_params(expected)
+    await _refuse_never_met(database, resource, row_id, expected)
+    shape = expected.shape() if expected else None
+    statement = STATEMENTS.get((resource.name, "delete", shape), lambda: _delete(resource, shape))
+    params = {"row_id": row_id} | (expected.params() if expected else {})
     if await database.write(statement, params) == 0:
         if expected is None:
             raise resource.not_found()
@@ -94,33 +137,43 @@ def version_of(row: Row) -> int:
     return version
 
 
+def updated_at_of(resource: Resource, row: Row) -> datetime:
+    """A stored row's `updated_at`."""
+    place = next(
+        place for place, each in enumerate(resource.stored) if each is resource.updated_at
+    )
+    updated_at: datetime = row[place]
+    return updated_at
+
+
 def version_slots(versions: int) -> int:
     """How many version parameters a conditional statement takes for `versions` expected
     ones: the next power of two, so that a handful of statements serves any If-Match."""
     return 1 << (versions - 1).bit_length() if versions else 0
 
 
-def _version_params(expected: Expected) -> dict[str, int]:
-    """`expected` as the parameters of its slots (the last one repeated to fill them)."""
-    if not expected:
+def _slot_params(name: str, versions: frozenset[int]) -> dict[str, int]:
+    """`versions` as the parameters of their slots (the last one repeated to fill them)."""
+    if not versions:
         return {}
-    ordered = sorted(expected)
+    ordered = sorted(versions)
     slots = version_slots(len(ordered))
-    return {
-        f"expected_version_{slot}": ordered[min(slot, len(ordered) - 1)] for slot in range(slots)
-    }
+    return {f"{name}_{slot}": ordered[min(slot, len(ordered) - 1)] for slot in range(slots)}
 
 
-async def _refuse_no_version(
+async def _refuse_never_met(
     database: Database, resource: Resource, row_id: int, expected: Expected
 ) -> None:
-    """An If-Match that names no version of this row can never match: no write is tried."""
-    if expected is not None and not expected:
+    """An If-Match that names no version of this row, or `If-None-Match: *`, can never be
+    met by a row that exists: no write is tried."""
+    if expected is not None and expected.never_hold():
         raise await _missing_or_changed(database, resource, row_id)
 
 
 def _unchanged(resource: Resource, row: Row, expected: Expected) -> Row:
-    if expected is not None and version_of(row) not in expected:
+    if expected is not None and not expected.hold_for(
+        version_of(row), updated_at_of(resource, row)
+    ):
         raise PreconditionFailed(row[0], version_of(row))
     return row
 
@@ -151,9 +204,21 @@ def _is_row(resource: Resource) -> ColumnElement[bool]:
     return resource.id == bindparam("row_id")
 
 
-def _version_is_one_of(resource: Resource, slots: int) -> ColumnElement[bool]:
-    parameters: list[Any] = [bindparam(f"expected_version_{slot}") for slot in range(slots)]
-    return resource.version.in_(parameters)
+def _meets(resource: Resource, shape: tuple[int, int, bool]) -> ColumnElement[bool]:
+    """The preconditions of this shape as the WHERE clause of the write they guard."""
+    versions, excluded, changed_before = shape
+    conditions = [_is_row(resource)]
+    if versions:
+        conditions.append(resource.version.in_(_slots("expected_version", versions)))
+    if excluded:
+        conditions.append(resource.version.not_in(_slots("excluded_version", excluded)))
+    if changed_before:
+        conditions.append(resource.updated_at < bindparam("changed_before"))
+    return and_(*conditions)
+
+
+def _slots(name: str, count: int) -> list[Any]:
+    return [bindparam(f"{name}_{slot}") for slot in range(count)]
 
 
 def _insert(resource: Resource, fields: tuple[str, ...]) -> Any:
@@ -166,17 +231,19 @@ def _insert(resource: Resource, fields: tuple[str, ...]) -> Any:
     return insert(resource.table).values(values).returning(*resource.stored)
 
 
-def _update(resource: Resource, fields: frozenset[str], slots: int) -> Any:
+def _update(
+    resource: Resource, fields: frozenset[str], shape: tuple[int, int, bool] | None
+) -> Any:
     """The UPDATE that sets exactly `fields`, moves `updated_at` and bumps the version;
-    with `slots`, only if the version is one of those parameters' (compare and set in one
+    with a `shape`, only if the row meets those preconditions (compare and set in one
     statement)."""
     values: dict[str, Any] = {field: bindparam(f"set_{field}") for field in sorted(fields)}
     values["updated_at"] = bindparam("set_updated_at")
     values["version"] = resource.version + 1
-    statement = update(resource.table).where(_is_row(resource)).values(values)
-    return statement.where(_version_is_one_of(resource, slots)) if slots else statement
+    where = _meets(resource, shape) if shape else _is_row(resource)
+    return update(resource.table).where(where).values(values)
 
 
-def _delete(resource: Resource, slots: int) -> Any:
-    statement = delete(resource.table).where(_is_row(resource))
-    return statement.where(_version_is_one_of(resource, slots)) if slots else statement
+def _delete(resource: Resource, shape: tuple[int, int, bool] | None) -> Any:
+    where = _meets(resource, shape) if shape else _is_row(resource)
+    return delete(resource.table).where(where)

@@ -6,23 +6,28 @@ each parameter FastAPI resolves costs about 8 µs a request, more than the query
 one (bench/PROFILE.md). Routes declare them to OpenAPI with `declared_headers`.
 """
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any, Protocol
 
 from fastapi import Request, Response
 
 from app.http.conditional import (
+    CACHE_CONTROL,
     IF_MATCH_MAX_LENGTH,
     DeclaredHeader,
+    EntityTags,
     entity_tag,
+    http_date,
     if_match,
+    if_none_match,
     modified_since,
     none_match,
     opaque_tag,
     versions_named,
 )
-from app.kit.rows import Expected
+from app.kit.rows import Expected, Preconditions
 
 
 class Versioned(Protocol):
@@ -39,16 +44,17 @@ def validators(row: Versioned) -> dict[str, str]:
     return {
         "ETag": entity_tag(row.id, row.version),
         "Last-Modified": format_datetime(row.updated_at, usegmt=True),
+        "Cache-Control": CACHE_CONTROL,
     }
 
 
 def is_current(row: Versioned, request: Request) -> bool:
     """Whether the client's copy is current, so that GET answers 304 (RFC 9110, 13.2.2:
     If-None-Match, when present and readable, decides; else If-Modified-Since)."""
-    headers = request.headers
-    passes = none_match(headers.get("if-none-match"), opaque_tag(row.id, row.version))
+    passes = none_match(if_none_match(request), opaque_tag(row.id, row.version))
     if passes is None:
-        passes = modified_since(headers.get("if-modified-since"), row.updated_at)
+        since = http_date(request.headers.get("if-modified-since"))
+        passes = modified_since(since, row.updated_at)
     return passes is False
 
 
@@ -57,15 +63,40 @@ def not_modified(row: Versioned) -> Response:
     return Response(status_code=304, headers=validators(row))
 
 
-def expected_versions(
+_LAST_SECOND = datetime.max.replace(microsecond=0, tzinfo=UTC)
+
+
+def write_preconditions(
     request: Request, row_id: int, *, required: bool, version_max: int
 ) -> Expected:
-    """The versions a write may find the row at, from If-Match (empty: none will do), or
-    None for an unconditional write: no If-Match, or `*` (any row that exists)."""
+    """What a PATCH or DELETE requires of the row, in RFC 9110's order (13.2.2): If-Match,
+    else If-Unmodified-Since; and If-None-Match. None for an unconditional write: none of
+    them, or `If-Match: *` alone (any row that exists).
+
+    An unreadable If-Match or If-None-Match refuses the write (412) rather than making it
+    unconditional; an If-Unmodified-Since that is not an HTTP date is ignored, as the RFC
+    says."""
     tags = if_match(request, required=required)
-    if tags is None or tags.any:
-        return None
-    return versions_named(tags, row_id, version_max)
+    versions = None if tags is None or tags.any else versions_named(tags, row_id, version_max)
+    changed_before = None
+    since = http_date(request.headers.get("if-unmodified-since")) if tags is None else None
+    if since is not None and since < _LAST_SECOND:  # after it, no row can have changed
+        changed_before = since + timedelta(seconds=1)  # Last-Modified is to the second
+    excluded, no_row = _excluded(if_none_match(request), row_id, version_max)
+    conditions = Preconditions(versions, excluded, no_row, changed_before)
+    return None if conditions == Preconditions() else conditions
+
+
+def _excluded(
+    tags: EntityTags | None, row_id: int, version_max: int
+) -> tuple[frozenset[int], bool]:
+    """The versions If-None-Match rules out (weak comparison), and whether it rules out
+    every row: `*`, or a header with no readable tag."""
+    if tags is None:
+        return frozenset(), False
+    if tags.any or not (tags.strong or tags.weak):
+        return frozenset(), True
+    return versions_named(tags, row_id, version_max, weak=True), False
 
 
 def row_headers(singular: str) -> dict[str, Any]:
@@ -80,13 +111,29 @@ def row_headers(singular: str) -> dict[str, Any]:
             "description": f"When the {singular} last changed (an HTTP date).",
             "schema": {"type": "string"},
         },
+        "Cache-Control": {
+            "description": "`no-cache`: a cache may keep the answer but must revalidate it "
+            "(If-None-Match with the ETag) before each use.",
+            "schema": {"type": "string", "examples": [CACHE_CONTROL]},
+        },
     }
 
 
-def conditional_headers(singular: str) -> tuple[DeclaredHeader, DeclaredHeader, DeclaredHeader]:
-    """If-Match, If-None-Match and If-Modified-Since, as a resource's routes declare them."""
-    return (
-        DeclaredHeader(
+@dataclass(frozen=True, slots=True)
+class ConditionalHeaders:
+    """The conditional headers of a resource's routes, as OpenAPI declares them."""
+
+    if_match: DeclaredHeader
+    if_none_match: DeclaredHeader  # on GET
+    if_modified_since: DeclaredHeader
+    if_none_match_write: DeclaredHeader  # on PATCH and DELETE
+    if_unmodified_since: DeclaredHeader
+
+
+def conditional_headers(singular: str) -> ConditionalHeaders:
+    """If-Match, If-None-Match, If-Modified-Since and If-Unmodified-Since."""
+    return ConditionalHeaders(
+        if_match=DeclaredHeader(
             "If-Match",
             f"Change the {singular} only if it still has this ETag (or one of these); "
             f"otherwise 412 with the current ETag. `*` matches any existing {singular}. "
@@ -94,15 +141,30 @@ def conditional_headers(singular: str) -> tuple[DeclaredHeader, DeclaredHeader, 
             '"1.1"',
             max_length=IF_MATCH_MAX_LENGTH,
         ),
-        DeclaredHeader(
+        if_none_match=DeclaredHeader(
             "If-None-Match",
             "The ETag of the copy the client holds: 304 without a body while it is current.",
             '"1.1"',
+            max_length=IF_MATCH_MAX_LENGTH,
         ),
-        DeclaredHeader(
+        if_modified_since=DeclaredHeader(
             "If-Modified-Since",
             f"An HTTP date: 304 if the {singular} has not changed since (ignored when "
             "If-None-Match is sent).",
+            "Tue, 24 Nov 2026 13:00:00 GMT",
+        ),
+        if_none_match_write=DeclaredHeader(
+            "If-None-Match",
+            f"412 with the current ETag if the {singular} has this ETag (or one of these, "
+            f"weakly compared); `*`: 412 for any existing {singular}.",
+            '"1.1"',
+            max_length=IF_MATCH_MAX_LENGTH,
+        ),
+        if_unmodified_since=DeclaredHeader(
+            "If-Unmodified-Since",
+            f"An HTTP date: 412 with the current ETag if the {singular} changed since "
+            "(to the second, as Last-Modified says it). Ignored when If-Match is sent, or "
+            "when the value is not an HTTP date.",
             "Tue, 24 Nov 2026 13:00:00 GMT",
         ),
     )

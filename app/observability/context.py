@@ -18,7 +18,7 @@ _WELL_FORMED = re.compile(rf"[A-Za-z0-9._:\-]{{1,{REQUEST_ID_MAX_LENGTH}}}")
 
 def request_id_from(given: bytes | None) -> str:
     """The client's X-Request-ID when it is well formed, else a new one."""
-    if given is not None:
+    if given is not None and len(given) <= REQUEST_ID_MAX_LENGTH:
         text = given.decode("latin-1")
         if _WELL_FORMED.fullmatch(text):
             return text

@@ -41,6 +41,11 @@ BAD_VALUES = [
     ("REDIS_URL", "http://127.0.0.1:6379/0"),
     ("REDIS_TIMEOUT", "0"),
     ("CORS_ALLOW_ORIGINS", "example.com"),
+    ("MAX_HEADER_SIZE", "100"),
+    ("MAX_HEADER_SIZE", "40000"),  # more than MAX_REQUEST_HEAD_SIZE = 32768
+    ("MAX_REQUEST_HEAD_SIZE", "1024"),
+    ("ALLOWED_HOSTS", "https://example.com"),
+    ("ALLOWED_HOSTS", "example.*"),
     ("SECURITY_HEADERS", "sometimes"),
     ("REQUIRE_IF_MATCH", "maybe"),
     ("DB_MIGRATE_ON_START", "sometimes"),
@@ -122,6 +127,9 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
         "SECURITY_HEADERS": "false",
         "DB_MIGRATE_ON_START": "TRUE",
         "CURSOR_SECRET": "sixteen or more characters",
+        "MAX_HEADER_SIZE": "4096",
+        "MAX_REQUEST_HEAD_SIZE": "16384",
+        "ALLOWED_HOSTS": "api.example.com, *.example.org",
     }
     assert set(values) == set(SETTING_NAMES)
     for name, value in values.items():
@@ -151,6 +159,8 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert settings.db_migrate_on_start == "true"
     assert settings.cursor_secret is not None
     assert settings.cursor_secret.get_secret_value() == "sixteen or more characters"
+    assert (settings.max_header_size, settings.max_request_head_size) == (4096, 16384)
+    assert settings.allowed_hosts == ["api.example.com", "*.example.org"]
 
 
 def test_dotenv_in_the_working_directory_is_read(clean_environment: Path) -> None:

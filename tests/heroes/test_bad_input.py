@@ -8,11 +8,13 @@ from collections.abc import Iterator
 
 import httpx2 as httpx
 import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.config import Settings
 from app.heroes.models import AGE_MAX, NAME_MAX_LENGTH, SECRET_NAME_MAX_LENGTH, Hero
+from app.http.path_ids import CanonicalInt
 from tests.factories import make_hero, read_stored
 
 JSON_HEADERS = {"content-type": "application/json"}
@@ -422,3 +424,54 @@ def test_age_boundaries_are_accepted_on_post_and_patch(
     stored = read_stored(session, hero.id)
     assert stored is not None
     assert stored.age == age
+
+
+# --- one URL per hero ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spelling", ["0{id}", "+{id}", "{id}.0", "%20{id}", "{id}%20", "0_{id}", "{id}_0"]
+)
+def test_an_id_not_written_as_str_int_writes_it_is_422_on_every_method(
+    client: TestClient, session: Session, spelling: str
+) -> None:
+    hero = stored_hero(session)
+    url = f"/heroes/{spelling.format(id=hero.id)}"
+
+    responses = [
+        client.get(url),
+        client.patch(url, json={"name": "Changed"}),
+        client.delete(url),
+    ]
+
+    for response in responses:
+        assert_clean_4xx(response, 422)
+        (problem,) = response.json()["detail"]
+        assert problem["type"] == "int_canonical"
+        assert problem["loc"] == ["path", "hero_id"]
+    assert_nothing_changed(session, hero)
+
+
+@pytest.mark.parametrize("spelling", ["-0", "-00", "00"])
+def test_zero_has_one_spelling(client: TestClient, spelling: str) -> None:
+    assert_clean_4xx(client.get(f"/heroes/{spelling}"), 422)
+    assert client.get("/heroes/0").status_code == 404
+
+
+def test_a_negative_id_in_canonical_form_is_still_looked_up(client: TestClient) -> None:
+    assert client.get("/heroes/-4").json() == {"detail": "Hero not found"}
+
+
+def test_every_integer_path_parameter_is_canonical_only(client: TestClient) -> None:
+    """The check rides on the parameter's type: every route that takes an integer from
+    its path must use CanonicalInt (app/http/path_ids.py)."""
+    checked = 0
+    for context in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]  # TestClient.app is the FastAPI app
+        route = context.original_route
+        if not isinstance(route, APIRoute):
+            continue
+        for field in route.dependant.path_params:
+            if field.field_info.annotation is int:
+                assert CanonicalInt in field.field_info.metadata, (route.path, field.name)
+                checked += 1
+    assert checked >= 3  # GET, PATCH and DELETE /heroes/{hero_id}

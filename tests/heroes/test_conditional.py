@@ -342,9 +342,176 @@ def test_the_conditional_headers_are_declared_for_docs(client: TestClient) -> No
         return {parameter["name"] for parameter in parameters if parameter["in"] == "header"}
 
     assert headers("get") == {"If-None-Match", "If-Modified-Since"}
-    assert headers("patch") == headers("delete") == {"If-Match"}
+    assert (
+        headers("patch")
+        == headers("delete")
+        == {
+            "If-Match",
+            "If-None-Match",
+            "If-Unmodified-Since",
+        }
+    )
     assert paths["/heroes/"]["post"]["responses"]["200"]["headers"].keys() == {
         "ETag",
         "Last-Modified",
+        "Cache-Control",
         "Location",
     }
+
+
+# --- PATCH and DELETE: If-Unmodified-Since and If-None-Match -------------------------------
+
+
+def aged(session: Session, hero_id: int) -> str:
+    """Make the hero's last change a day old; its Last-Modified."""
+    hero = stored(session, hero_id)
+    hero.updated_at = hero.updated_at - timedelta(days=1)
+    session.add(hero)
+    session.commit()
+    return format_datetime(hero.updated_at, usegmt=True)
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+def test_a_write_if_unmodified_since_before_the_last_change_is_412_and_changes_nothing(
+    client: TestClient, session: Session, hero_id: int, method: str
+) -> None:
+    last_modified = client.get(f"/heroes/{hero_id}").headers["last-modified"]
+
+    response = client.request(
+        method,
+        f"/heroes/{hero_id}",
+        json={"age": 30} if method == "PATCH" else None,
+        headers={"If-Unmodified-Since": shifted(last_modified, -1)},
+    )
+
+    assert response.status_code == 412
+    assert response.headers["etag"] == etag(hero_id, 1)
+    unchanged = stored(session, hero_id)
+    assert (unchanged.age, unchanged.version) == (28, 1)
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+@pytest.mark.parametrize("seconds", [0, 60])
+def test_a_write_if_unmodified_since_the_last_change_goes_through(
+    client: TestClient, hero_id: int, method: str, seconds: int
+) -> None:
+    last_modified = client.get(f"/heroes/{hero_id}").headers["last-modified"]
+
+    response = client.request(
+        method,
+        f"/heroes/{hero_id}",
+        json={"age": 30} if method == "PATCH" else None,
+        headers={"If-Unmodified-Since": shifted(last_modified, seconds)},
+    )
+
+    assert response.status_code == 200
+
+
+def test_if_unmodified_since_is_ignored_beside_if_match_or_when_not_a_date(
+    client: TestClient, hero_id: int
+) -> None:
+    stale = shifted(client.get(f"/heroes/{hero_id}").headers["last-modified"], -60)
+
+    with_if_match = client.patch(
+        f"/heroes/{hero_id}",
+        json={"age": 30},
+        headers={"If-Unmodified-Since": stale, "If-Match": etag(hero_id, 1)},
+    )
+    not_a_date = client.patch(
+        f"/heroes/{hero_id}", json={"age": 31}, headers={"If-Unmodified-Since": "yesterday"}
+    )
+
+    assert (with_if_match.status_code, not_a_date.status_code) == (200, 200)
+
+
+def test_an_empty_patch_checks_if_unmodified_since_too(client: TestClient, hero_id: int) -> None:
+    last_modified = client.get(f"/heroes/{hero_id}").headers["last-modified"]
+
+    stale = client.patch(
+        f"/heroes/{hero_id}", json={}, headers={"If-Unmodified-Since": shifted(last_modified, -1)}
+    )
+    current = client.patch(
+        f"/heroes/{hero_id}", json={}, headers={"If-Unmodified-Since": last_modified}
+    )
+
+    assert (stale.status_code, current.status_code) == (412, 200)
+
+
+def test_of_concurrent_patches_with_one_if_unmodified_since_exactly_one_wins(
+    client: TestClient, session: Session, hero_id: int
+) -> None:
+    """The date is checked in the UPDATE itself: the first change moves `updated_at` past
+    it, and every other writer's statement then matches no row."""
+    contenders = 12
+    last_modified = aged(session, hero_id)
+
+    def patch_to(age: int) -> Any:
+        return lambda: client.patch(
+            f"/heroes/{hero_id}", json={"age": age}, headers={"If-Unmodified-Since": last_modified}
+        )
+
+    responses = race([patch_to(100 + n) for n in range(contenders)])
+
+    assert sorted(response.status_code for response in responses) == [200] + [412] * (
+        contenders - 1
+    )
+    assert stored(session, hero_id).version == 2
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+@pytest.mark.parametrize(
+    "if_none_match", ["*", '"{id}.1"', 'W/"{id}.1"', '"x", "{id}.1"', '"{id}.1']
+)
+def test_a_write_whose_if_none_match_names_the_hero_is_412_and_changes_nothing(
+    client: TestClient, session: Session, hero_id: int, method: str, if_none_match: str
+) -> None:
+    response = client.request(
+        method,
+        f"/heroes/{hero_id}",
+        json={"age": 30} if method == "PATCH" else None,
+        headers={"If-None-Match": if_none_match.format(id=hero_id)},
+    )
+
+    assert response.status_code == 412
+    assert response.headers["etag"] == etag(hero_id, 1)
+    unchanged = stored(session, hero_id)
+    assert (unchanged.age, unchanged.version) == (28, 1)
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+def test_a_write_whose_if_none_match_names_another_state_goes_through(
+    client: TestClient, hero_id: int, method: str
+) -> None:
+    headers = {"If-None-Match": f'"{hero_id}.2", "{hero_id + 1}.1"'}
+
+    response = client.request(
+        method,
+        f"/heroes/{hero_id}",
+        json={"age": 30} if method == "PATCH" else None,
+        headers=headers,
+    )
+
+    assert response.status_code == 200
+
+
+def test_if_none_match_star_on_a_missing_hero_is_404(client: TestClient) -> None:
+    response = client.patch("/heroes/999999", json={"age": 1}, headers={"If-None-Match": "*"})
+
+    assert response.status_code == 404
+
+
+def test_every_answer_with_an_etag_tells_caches_to_revalidate(
+    client: TestClient, hero_id: int
+) -> None:
+    answers = [
+        client.get(f"/heroes/{hero_id}"),
+        client.get(f"/heroes/{hero_id}", headers={"If-None-Match": etag(hero_id, 1)}),
+        client.patch(f"/heroes/{hero_id}", json={"age": 30}),
+        client.patch(f"/heroes/{hero_id}", json={}, headers={"If-Match": etag(hero_id, 1)}),
+        client.post("/heroes/", json={"name": "Cached", "secret_name": "s"}),
+    ]
+
+    assert [answer.status_code for answer in answers] == [200, 304, 200, 412, 200]
+    for answer in answers:
+        assert "etag" in answer.headers
+        assert answer.headers["cache-control"] == "no-cache"

@@ -55,6 +55,7 @@ def test_head_works_on_the_other_get_routes(client: TestClient, path: str) -> No
         ("/heroes/", COLLECTION_METHODS),
         ("/heroes", COLLECTION_METHODS),
         ("/healthz", "GET, HEAD, OPTIONS"),
+        ("/static/docs/swagger-ui.css", "GET, HEAD, OPTIONS"),
     ],
 )
 def test_options_lists_the_methods_the_path_has(
@@ -79,6 +80,8 @@ def test_options_of_a_path_that_does_not_exist_is_404(client: TestClient) -> Non
         ("DELETE", "/heroes/", COLLECTION_METHODS),
         ("PATCH", "/heroes", COLLECTION_METHODS),
         ("POST", "/healthz", "GET, HEAD, OPTIONS"),
+        ("PUT", "/static/docs/swagger-ui.css", "GET, HEAD, OPTIONS"),
+        ("DELETE", "/static/docs/redoc.standalone.js", "GET, HEAD, OPTIONS"),
     ],
 )
 def test_405_lists_every_method_of_the_path(

@@ -1,0 +1,31 @@
+"""One URL per row: an integer in a path only as `str(int)` writes it.
+
+Pydantic reads "004", "+4", "4.0", " 4" and "0_4" as 4, so each named hero 4 by its own
+URL, and caches keyed by URL held copies that diverged (issue "Hardening", 2026-12-02).
+`CanonicalInt` goes with every integer path parameter (tests/core/test_path_ids.py checks
+each route has it): the value is parsed and range-checked as before, then refused with a
+422 unless it is written canonically: digits without leading zeros, a minus for a negative
+number, nothing else.
+"""
+
+from typing import Any
+
+from pydantic import ValidationInfo, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic_core import PydanticCustomError
+
+CANONICAL_INT_ERROR = "int_canonical"
+CANONICAL_INT_MESSAGE = (
+    "Input should be an integer written canonically: digits without leading zeros, "
+    "a leading - if negative, nothing else"
+)
+
+
+def _canonical(value: Any, handler: ValidatorFunctionWrapHandler, _info: ValidationInfo) -> Any:
+    parsed = handler(value)
+    if isinstance(value, str) and str(parsed) != value:
+        raise PydanticCustomError(CANONICAL_INT_ERROR, CANONICAL_INT_MESSAGE)
+    return parsed
+
+
+CanonicalInt = WrapValidator(_canonical)
+"""Metadata for `Annotated[int, Path(...), CanonicalInt]`."""
