@@ -50,6 +50,7 @@ class Resource:
     table: type[Any]
     id: ColumnElement[Any]
     version: ColumnElement[Any]
+    updated_at: ColumnElement[Any]
     summary: Columns
     stored: Columns
     not_found: type[NotFound]
@@ -62,10 +63,13 @@ class Resource:
     version_max: int = VERSION_MAX
     key_places: Mapping[str, int] = field(init=False)
     """Each sort key's place among the columns a page reads."""
+    updated_at_place: int = field(init=False)
+    """`updated_at`'s place among the columns one row reads."""
 
     def __post_init__(self) -> None:
         places = {key: _place(sort.column, self.summary) for key, sort in self.sorts.items()}
         object.__setattr__(self, "key_places", places)
+        object.__setattr__(self, "updated_at_place", _place(self.updated_at, self.stored))
         prefix = zip(self.stored, self.summary, strict=False)
         assert all(a is b for a, b in prefix)  # noqa: S101  # see the docstring
         assert self.stored[-1] is self.version  # noqa: S101

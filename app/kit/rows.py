@@ -139,10 +139,7 @@ def version_of(row: Row) -> int:
 
 def updated_at_of(resource: Resource, row: Row) -> datetime:
     """A stored row's `updated_at`."""
-    place = next(
-        place for place, each in enumerate(resource.stored) if each is resource.updated_at
-    )
-    updated_at: datetime = row[place]
+    updated_at: datetime = row[resource.updated_at_place]
     return updated_at
 
 
