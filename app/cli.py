@@ -18,6 +18,7 @@ from app.commands import CommandFailed, add_commands, run_command
 from app.config import Settings, SettingsError, load_settings
 from app.db.backends import create_db_engine
 from app.db.schema import SchemaError, describe_database_error, prepare_database
+from app.http.timeouts import header_timeout_protocol
 from app.observability.logs import uvicorn_log_config
 from app.observability.metrics import MULTIPROC_DIR_VARIABLE, prepare_multiprocess_directory
 
@@ -57,6 +58,8 @@ def serve(host: str, port: int, workers: int | None, *, reload: bool) -> None:
             log_config=uvicorn_log_config(settings.log_level),
             access_log=False,  # the app logs each request itself, with its id
             timeout_graceful_shutdown=settings.graceful_timeout,
+            # uvicorn waits forever for a request's head: this protocol does not.
+            http=header_timeout_protocol(settings.client_header_timeout),
             # uvicorn would believe X-Forwarded-For from 127.0.0.1: any local hop's client
             # could then choose its own address, and with it its rate limit.
             proxy_headers=bool(settings.forwarded_allow_ips),

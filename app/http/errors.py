@@ -49,6 +49,14 @@ class BodyTooLarge(HttpError):
     detail = "Content Too Large"
 
 
+class RequestTimedOut(HttpError):
+    """A request's head or body stopped arriving (app/http/timeouts.py); the connection
+    is closed after it."""
+
+    status_code = 408
+    detail = "Request Timeout: the request stopped arriving"
+
+
 class RateLimited(HttpError):
     status_code = 429
     detail = "Too many requests, slow down"
