@@ -18,10 +18,9 @@ from app.commands import CommandFailed, add_commands, run_command
 from app.config import Settings, SettingsError, load_settings
 from app.db.backends import create_db_engine
 from app.db.schema import SchemaError, describe_database_error, prepare_database
+from app.http.server import serve_protocol
 from app.observability.logs import uvicorn_log_config
 from app.observability.metrics import MULTIPROC_DIR_VARIABLE, prepare_multiprocess_directory
-
-HTTP_PROTOCOL = "app.http.server:HeadLimitedHttpToolsProtocol"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,9 +62,10 @@ def serve(host: str, port: int, workers: int | None, *, reload: bool) -> None:
             # could then choose its own address, and with it its rate limit.
             proxy_headers=bool(settings.forwarded_allow_ips),
             forwarded_allow_ips=settings.forwarded_allow_ips,
-            # A head over the limit is refused while it arrives, before it is buffered
-            # whole: by h11 itself, and by our httptools protocol, which reads this limit.
-            http=HTTP_PROTOCOL,
+            # uvicorn waits forever for a request's head, and httptools buffers it whole:
+            # this protocol does neither. h11 has the size limit built in; our protocol
+            # reads it from the same option.
+            http=serve_protocol(settings.client_header_timeout),
             h11_max_incomplete_event_size=settings.max_request_head_size,
         )
 

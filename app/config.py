@@ -151,6 +151,10 @@ class Settings(BaseSettings):
     # Running in production (README, "Running in production").
     web_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
     graceful_timeout: int = Field(default=30, ge=1, le=3600)
+    # A client that stalls: seconds for a request's head to arrive (`heroes serve`), and
+    # for each part of its body (app/http/timeouts.py).
+    client_header_timeout: float = Field(default=10.0, gt=0, le=300)
+    client_body_timeout: float = Field(default=10.0, gt=0, le=300)
     rate_limit_per_second: float = Field(default=0.0, ge=0, le=1_000_000)
     rate_limit_burst: int = Field(default=100, ge=1, le=1_000_000)
     rate_limit_client_header: HeaderName | None = None

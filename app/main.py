@@ -43,6 +43,7 @@ from app.http.methods import install_path_methods
 from app.http.ratelimit import Limiter, RateLimitMiddleware, create_limiter
 from app.http.security import SecurityHeadersMiddleware
 from app.http.startup import OneLineStartupFailure
+from app.http.timeouts import BodyTimeoutMiddleware
 from app.observability import metrics
 from app.observability.logs import configure_logging, masked_url
 from app.observability.middleware import ObserveRequests
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_path_methods(app)
     app.add_middleware(BodySizeLimitMiddleware, max_body_size=settings.max_body_size)
+    app.add_middleware(BodyTimeoutMiddleware, timeout=settings.client_body_timeout)
     backend = backend_for(settings)
     app.state.settings = settings
     app.state.engine = backend.create_engine()

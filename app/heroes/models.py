@@ -16,6 +16,7 @@ from sqlalchemy.dialects import mysql
 from sqlmodel import Field, SQLModel
 
 from app.db.tables import UTCDateTime, utc_now
+from app.http.responses import ANSWER_CONFIG
 
 NAME_MAX_LENGTH = 255
 SECRET_NAME_MAX_LENGTH = 255
@@ -119,6 +120,7 @@ class Hero(HeroBase, table=True):
 
 
 class HeroPublic(HeroBase):
+    model_config = ANSWER_CONFIG  # type: ignore[assignment]  # SQLModel's own ConfigDict type
     id: int = Field(description="Assigned by the service.", schema_extra={"examples": [1]})
 
 

@@ -11,7 +11,13 @@ from app.heroes.errors import HeroNotFound, InvalidHeroChanges, InvalidHeroId, I
 from app.heroes.models import HERO_ID_MAX
 from app.heroes.resource import HEROES_LIST, READ_PARAMETERS
 from app.http.conditional import declared_headers
-from app.http.errors import BodyTooLarge, InvalidInput, MalformedBody, declare
+from app.http.errors import (
+    BodyTooLarge,
+    InvalidInput,
+    MalformedBody,
+    RequestTimedOut,
+    declare,
+)
 from app.http.path_ids import CanonicalInt
 from app.kit.validators import conditional_headers, row_headers
 
@@ -41,7 +47,7 @@ ROUTER: dict[str, Any] = {"responses": declare(DatabaseUnavailable)}
 CREATE: dict[str, Any] = {
     "responses": {
         200: {"headers": _HEADERS | _LOCATION},
-        **declare(MalformedBody, BodyTooLarge, InvalidInput),
+        **declare(MalformedBody, RequestTimedOut, BodyTooLarge, InvalidInput),
     },
     "summary": "Create a hero",
 }
@@ -70,6 +76,7 @@ UPDATE: dict[str, Any] = {
         **declare(
             HeroNotFound,
             MalformedBody,
+            RequestTimedOut,
             PreconditionFailed,
             BodyTooLarge,
             InvalidHeroChanges,

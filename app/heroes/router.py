@@ -15,7 +15,7 @@ from app.heroes.openapi import HeroId
 from app.heroes.resource import HEROES, HEROES_LIST, fields_to_read, hero_response, list_body
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
-from app.http.responses import FastJSONResponse
+from app.http.responses import ANSWER_CONFIG, FastJSONResponse
 from app.kit.listing.links import page_response
 from app.kit.listing.parameters import ListRequest
 from app.kit.validators import is_current, not_modified, write_preconditions
@@ -27,6 +27,8 @@ HeroesPage = Annotated[ListRequest, Depends(HEROES_LIST.dependency)]
 
 
 class Deleted(BaseModel):
+    model_config = ANSWER_CONFIG
+
     ok: bool = True
 
 

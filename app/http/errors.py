@@ -69,6 +69,14 @@ class HostNotAllowed(HttpError):
     detail = "Invalid host header"
 
 
+class RequestTimedOut(HttpError):
+    """A request's head or body stopped arriving (app/http/timeouts.py); the connection
+    is closed after it."""
+
+    status_code = 408
+    detail = "Request Timeout: the request stopped arriving"
+
+
 class RateLimited(HttpError):
     status_code = 429
     detail = "Too many requests, slow down"

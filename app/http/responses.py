@@ -3,7 +3,14 @@
 from typing import Any
 
 import orjson
+from pydantic import ConfigDict
 from starlette.responses import JSONResponse
+
+ANSWER_CONFIG = ConfigDict(json_schema_serialization_defaults_required=True)
+"""The config of a model that describes an answer. A field with a default is still in
+every answer (a hero's `age`, as null), so the response schema, drawn in serialization
+mode, marks it required and client generators type it as always there. Request schemas,
+drawn in validation mode, keep such fields optional."""
 
 
 class FastJSONResponse(JSONResponse):

@@ -1,5 +1,5 @@
 """How `heroes serve` reads requests off the socket: uvicorn's httptools protocol, with a
-limit on the request head while it arrives.
+limit on the request head's size while it arrives and a deadline for it to arrive.
 
 httptools (llhttp) has no limit of its own: uvicorn read a 100 MB header whole, httptools
 joining its pieces as they came, which grew a worker by 300 MB and stalled it for seconds
@@ -8,18 +8,21 @@ and, past the limit, answers 431 and closes the connection, so a head is never b
 beyond the limit and one read (256 KB). h11 has the same limit built in
 (`h11_max_incomplete_event_size`); `heroes serve` sets both from MAX_REQUEST_HEAD_SIZE,
 and this protocol reads its limit from there. The middleware in app/http/head_limit.py
-then checks each header line of a head that fits.
+then checks each header line of a head that fits. The deadline is explained in
+app/http/timeouts.py, beside the body's.
 """
 
 import asyncio
 import json
+from functools import partial
 from typing import Any
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from app.http.errors import HeadTooLarge
+from app.http.errors import HeadTooLarge, RequestTimedOut, error_response
+from app.http.timeouts import CLOSE
 from app.observability.context import request_id_from
 
 _BODY = json.dumps({"detail": HeadTooLarge.detail}).encode()
@@ -76,3 +79,80 @@ class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
         if not answering:  # else a response is on the wire: closing is all that is left
             self.transport.write(_refusal())
         self.transport.close()
+
+
+def _timed_out_bytes() -> bytes:
+    """The 408 a stalled head gets, whole, as the app's error handlers would render it."""
+    response = error_response(RequestTimedOut, CLOSE)
+    head = [b"HTTP/1.1 408 Request Timeout"]
+    head += [name + b": " + value for name, value in response.raw_headers]
+    return b"\r\n".join(head) + b"\r\n\r\n" + response.body
+
+
+class HeaderTimeoutProtocol(HeadLimitedHttpToolsProtocol):
+    """The head-limited protocol with a deadline on each request's head too."""
+
+    timed_out = _timed_out_bytes()
+
+    def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_timeout = header_timeout
+        self.head_deadline: asyncio.TimerHandle | None = None
+        self.head_begun = False
+
+    def connection_made(  # type: ignore[override]  # uvicorn's own signature
+        self, transport: asyncio.Transport
+    ) -> None:
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        # After a response, uvicorn's keep-alive timer stops at the first byte: what comes
+        # next (a head, or the rest of a body the app did not read) is on this deadline.
+        if self.head_deadline is None and self._between_requests():
+            self._arm()
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.head_begun = True
+        if self.head_deadline is None:  # a pipelined request, begun while one runs
+            self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        self.head_begun = False
+        super().on_headers_complete()
+
+    def _between_requests(self) -> bool:
+        return self.cycle is None or bool(self.cycle.response_complete)
+
+    def _arm(self) -> None:
+        self.head_deadline = self.loop.call_later(self.header_timeout, self._head_timed_out)
+
+    def _disarm(self) -> None:
+        if self.head_deadline is not None:
+            self.head_deadline.cancel()
+            self.head_deadline = None
+
+    def _head_timed_out(self) -> None:
+        self.head_deadline = None
+        if self.transport.is_closing():
+            return
+        if not self._between_requests():
+            # A pipelined head stalled while a response is on its way: finish that one,
+            # then close.
+            self.cycle.keep_alive = False
+            return
+        if self.head_begun:
+            self.transport.write(self.timed_out)
+        self.transport.close()
+
+
+def serve_protocol(header_timeout: float) -> Any:
+    """What `heroes serve` passes to uvicorn as `http=`: picklable, for its workers."""
+    return partial(HeaderTimeoutProtocol, header_timeout=header_timeout)

@@ -34,6 +34,9 @@ BAD_VALUES = [
     ("ENVIRONMENT", "prod"),
     ("WEB_CONCURRENCY", "0"),
     ("GRACEFUL_TIMEOUT", "0"),
+    ("CLIENT_HEADER_TIMEOUT", "0"),
+    ("CLIENT_BODY_TIMEOUT", "-1"),
+    ("CLIENT_BODY_TIMEOUT", "301"),
     ("RATE_LIMIT_PER_SECOND", "-1"),
     ("RATE_LIMIT_BURST", "0"),
     ("RATE_LIMIT_CLIENT_HEADER", "X Forwarded"),
@@ -86,6 +89,8 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.environment == "development"
     assert settings.web_concurrency == (os.cpu_count() or 1)
     assert settings.graceful_timeout == 30
+    # A client that stalls is let go well before 30 s (app/http/timeouts.py).
+    assert (settings.client_header_timeout, settings.client_body_timeout) == (10.0, 10.0)
     assert settings.rate_limit_per_second == 0  # off
     assert settings.rate_limit_burst == 100
     assert settings.rate_limit_client_header is None
@@ -116,6 +121,8 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
         "ENVIRONMENT": "production",
         "WEB_CONCURRENCY": "3",
         "GRACEFUL_TIMEOUT": "15",
+        "CLIENT_HEADER_TIMEOUT": "4",
+        "CLIENT_BODY_TIMEOUT": "2.5",
         "RATE_LIMIT_PER_SECOND": "2.5",
         "RATE_LIMIT_BURST": "20",
         "RATE_LIMIT_CLIENT_HEADER": "X-Forwarded-For",
@@ -149,6 +156,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert settings.log_level == "DEBUG"
     assert settings.environment == "production"
     assert (settings.web_concurrency, settings.graceful_timeout) == (3, 15)
+    assert (settings.client_header_timeout, settings.client_body_timeout) == (4.0, 2.5)
     assert (settings.rate_limit_per_second, settings.rate_limit_burst) == (2.5, 20)
     assert settings.rate_limit_client_header == "x-forwarded-for"
     assert settings.forwarded_allow_ips == ["10.0.0.0/8", "192.0.2.1"]

@@ -223,6 +223,17 @@ def test_offset_paging_has_no_next_after_a_short_page_and_no_prev_at_the_start(
     assert links(last) == {"prev": "http://testserver/heroes/?offset=3&limit=3"}
 
 
+def test_the_tutorials_offset_0_still_links_by_offset(
+    client: TestClient, crew: list[Stored]
+) -> None:
+    # /openapi.json publishes no default for offset, but a client that sends it keeps
+    # paging by offset, as the tutorial's did.
+    first = client.get("/heroes/?offset=0&limit=2")
+
+    assert [hero["id"] for hero in first.json()] == [hero.id for hero in crew[:2]]
+    assert links(first) == {"next": "http://testserver/heroes/?offset=2&limit=2"}
+
+
 def test_a_first_page_without_offset_links_next_by_cursor(
     client: TestClient, crew: list[Stored]
 ) -> None:

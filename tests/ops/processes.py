@@ -206,6 +206,7 @@ class PrivateRedis:
             self.process = None
 
 
+SHIPPED_NGINX = REPO_ROOT / "deploy" / "nginx.conf"
 NGINX_CONFIG = """
 worker_processes 1;
 daemon off;
@@ -220,27 +221,27 @@ http {{
     fastcgi_temp_path {directory}/fastcgi;
     uwsgi_temp_path {directory}/uwsgi;
     scgi_temp_path {directory}/scgi;
-    upstream heroes {{
-{servers}
-        keepalive 16;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://heroes;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            add_header X-Upstream $upstream_addr always;
-        }}
-    }}
+    add_header X-Upstream $upstream_addr always;
+    include {directory}/heroes.conf;
 }}
 """
 
 
+def shipped_nginx_config(upstreams: list[str], port: int) -> str:
+    """deploy/nginx.conf with these upstreams, listening on 127.0.0.1:`port`."""
+    shipped = SHIPPED_NGINX.read_text()
+    placeholders = ("    server 127.0.0.1:8000;\n", "    listen 80;\n")
+    assert all(shipped.count(each) == 1 for each in placeholders), "deploy/nginx.conf changed"
+    servers = "".join(f"    server {upstream};\n" for upstream in upstreams)
+    return shipped.replace(placeholders[0], servers).replace(
+        placeholders[1], f"    listen 127.0.0.1:{port};\n"
+    )
+
+
 @contextmanager
 def running_nginx(upstreams: list[str], directory: Path) -> Iterator[str]:
-    """nginx as a child process (not a daemon) balancing over `upstreams` (host:port)."""
+    """nginx as a child process (not a daemon) with the shipped configuration, balancing
+    over `upstreams` (host:port)."""
     binary = shutil.which("nginx") or (
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
     )
@@ -248,9 +249,9 @@ def running_nginx(upstreams: list[str], directory: Path) -> Iterator[str]:
         skip_or_fail("nginx is missing (bash .ci/nginx installs Debian's package)")
     assert binary is not None
     port = free_port()
-    servers = "\n".join(f"        server {upstream};" for upstream in upstreams)
+    (directory / "heroes.conf").write_text(shipped_nginx_config(upstreams, port))
     config = directory / "nginx.conf"
-    config.write_text(NGINX_CONFIG.format(directory=directory, servers=servers, port=port))
+    config.write_text(NGINX_CONFIG.format(directory=directory))
     command = [binary, "-p", str(directory), "-e", str(directory / "error.log"), "-c", str(config)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
     base_url = f"http://127.0.0.1:{port}"

@@ -48,9 +48,11 @@ class ListParameters:
             "count=exact",
         )
         self.openapi: dict[str, Any] = {
-            "parameters": [*query_parameters(self.model), prefer.parameter()]
+            "parameters": [*query_parameters(self.model), prefer.parameter()],
+            "responses": {"200": {"headers": _page_headers(resource)}},
         }
-        """The route's `openapi_extra`: its parameters as /docs shows them."""
+        """The route's `openapi_extra`: its parameters and its page's headers (links.py) as
+        /docs and client generators see them."""
 
     async def dependency(self, request: Request) -> ListRequest:
         """For `Depends`: the request read with the deployment's cursor key."""
@@ -77,7 +79,7 @@ class ListParameters:
             tuple(each.value(name, given) for name, each in resource.filters.items()),
             parse_sort(given.sort, resource.sorts, resource.sort_rule),
             given.limit,
-            offset=given.offset if "offset" in params else None,
+            offset=given.offset,
             extra=requested_fields(resource, getattr(given, "fields", None)),
             count=wants_count(prefer),
         )
@@ -110,6 +112,30 @@ def requested_fields(resource: Resource, fields: str | None) -> tuple[str, ...]:
     """The extra fields asked for, in the body's order (the pattern vetted the names)."""
     asked = set(fields.split(",")) if fields else set()
     return tuple(name for name in resource.extra_fields if name in asked)
+
+
+def _page_headers(resource: Resource) -> dict[str, Any]:
+    """The headers a page may carry, as OpenAPI header objects (none always comes)."""
+    return {
+        "Link": {
+            "description": (
+                'The neighbouring pages (RFC 8288): `rel="next"` when this page came back '
+                'full, `rel="prev"` unless it is the first; each URL keeps the parameters '
+                "sent and carries a `cursor`, or an `offset` when `offset` was sent."
+            ),
+            "schema": {"type": "string"},
+        },
+        "X-Total-Count": {
+            "description": (
+                f"With `Prefer: count=exact`: how many {resource.name} match the filters."
+            ),
+            "schema": {"type": "integer", "minimum": 0},
+        },
+        "Preference-Applied": {
+            "description": "`count=exact` when `X-Total-Count` was counted.",
+            "schema": {"type": "string", "enum": ["count=exact"]},
+        },
+    }
 
 
 def _model(resource: Resource) -> type[BaseModel]:
@@ -149,14 +175,17 @@ def _model(resource: Resource) -> type[BaseModel]:
             ),
         ),
         "offset": (
-            int,
+            # No default is published: a generated client would send it on every call, and
+            # a sent offset, even 0, means "page by offset" (README, "Paging").
+            int | None,
             Field(
-                0,
+                None,
                 ge=0,
                 le=OFFSET_MAX,
                 description=(
-                    f"{resource.name.capitalize()} to skip. With `offset` the `Link` header "
-                    "pages by offset; without it, by cursor."
+                    f"{resource.name.capitalize()} to skip. Sent (even `0`), the `Link` "
+                    "header pages by offset; left out, the page starts at the first "
+                    f"{resource.singular} and the links carry cursors. Not with `cursor`."
                 ),
             ),
         ),
