@@ -5,6 +5,7 @@ show directly: which work waits for what, and how the PostgreSQL pool behaves at
 """
 
 import asyncio
+import gc
 import os
 import signal
 import sqlite3
@@ -395,9 +396,13 @@ def test_sqlite_serves_healthz_and_point_reads_while_a_long_read_runs(tmp_path: 
                 await long_read
             return answered, time.monotonic() - started
 
-    answered, long_read_seconds = run(scenario)
+    gc.disable()  # a full collection of the whole suite's heap would stall the loop too
+    try:
+        answered, long_read_seconds = run(scenario)
+    finally:
+        gc.enable()
 
-    assert max(answered) < 0.2, answered
+    assert max(answered) < 0.3, answered  # on the loop, the read held each for 2 s and more
     assert 1.9 < long_read_seconds < 3.0
 
 
