@@ -138,6 +138,7 @@ class Settings(BaseSettings):
     db_statement_timeout: float = Field(default=30.0, gt=0, le=3600)
     db_pool_pre_ping: bool = True
     sqlite_busy_timeout: float = Field(default=10.0, gt=0, le=300)
+    sqlite_reader_threads: int = Field(default=4, ge=1, le=64)
     worker_threads: int = Field(default=20, ge=1, le=1000)
     max_body_size: int = Field(default=1024 * 1024, ge=1024)
     # A request's head: each header line (and the request target), and all of it together.

@@ -6,7 +6,7 @@ It never imports the HTTP layer: errors leave it as plain exceptions (`DatabaseU
 
 from app.db.backends import backend_for, create_db_engine
 from app.db.database import Columns, Database, Params, PoolUsage, Row
-from app.db.errors import DatabaseUnavailable
+from app.db.errors import DatabaseUnavailable, SchemaUnavailable
 
 __all__ = [
     "Columns",
@@ -15,6 +15,7 @@ __all__ = [
     "Params",
     "PoolUsage",
     "Row",
+    "SchemaUnavailable",
     "backend_for",
     "create_db_engine",
 ]

@@ -148,20 +148,27 @@ class MariadbBackend(Backend):
         return EngineDatabase.of_engine(engine)
 
     def connect_args(self) -> dict[str, Any]:
-        """PyMySQL's connect timeout ends once TCP connects; its socket timeouts bound the
-        rest, the server's greeting included."""
-        timeout = self.settings.db_statement_timeout
+        """The server's own statement limit, `max_statement_time`, set on each connection:
+        the server stops a statement that runs too long (a client that gave up would leave
+        it running). PyMySQL's connect timeout ends once TCP connects; its socket timeouts
+        bound the rest, the server's greeting included, later than the server's limit,
+        which normally ends a slow statement first with a clean error: they are for a
+        server that froze."""
+        settings = self.settings
+        silence = settings.db_statement_timeout + settings.db_connect_timeout
         return {
-            "connect_timeout": self.settings.db_connect_timeout,
-            "read_timeout": timeout,
-            "write_timeout": timeout,
+            "connect_timeout": settings.db_connect_timeout,
+            "read_timeout": silence,
+            "write_timeout": silence,
+            "init_command": f"SET SESSION max_statement_time = {settings.db_statement_timeout}",
         }
 
     @staticmethod
     @contextmanager
     def migration_lock(connection: Connection) -> Iterator[None]:
+        # Waiting for the lock may take longer than a statement may run.
         got = connection.execute(
-            text("SELECT GET_LOCK(:name, :seconds)"),
+            text("SET STATEMENT max_statement_time = 0 FOR SELECT GET_LOCK(:name, :seconds)"),
             {"name": MIGRATION_LOCK_NAME, "seconds": MIGRATION_LOCK_SECONDS},
         ).scalar()
         if got != 1:

@@ -21,8 +21,15 @@ from app.db.errors import unavailable
 from app.db.pool import AsyncConnectionPool, PoolTimeout
 from app.db.statements import CompiledStatement, Params, Row, Statement
 
-# Errors that mean "the server is away or too slow", as opposed to a mistake in our SQL.
-_UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+# Errors that mean "the server is away or too slow", or that its tables are gone, as
+# opposed to a mistake in our SQL.
+_UNAVAILABLE = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    PoolTimeout,
+    psycopg.errors.UndefinedTable,
+    psycopg.errors.UndefinedColumn,
+)
 
 T = TypeVar("T")
 _Reader = Callable[[psycopg.AsyncCursor[Any], CompiledStatement], Awaitable[T]]

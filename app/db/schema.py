@@ -5,13 +5,18 @@ Checking is one plain query against `SCHEMA_HEAD`; Alembic, which costs each pro
 cannot be used.
 """
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, column, inspect, select, table, text
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+
+from app.db.database import Database
+from app.db.errors import schema_unavailable
+from app.db.statements import Statement
 
 SCHEMA_HEAD = "0005"
 """The newest migration's revision: tests/migrations checks that it is Alembic's head."""
 # The schema that `create_all` made before migrations existed is this revision's.
 FIRST_REVISION = "0001"
+REVISION = Statement(select(column("version_num")).select_from(table("alembic_version")))
 
 
 class SchemaError(Exception):
@@ -34,6 +39,18 @@ def database_revision(engine: Engine) -> str | None:
             return revision
     except SQLAlchemyError as error:
         raise SchemaError(describe_database_error(error)) from None
+
+
+async def check_schema(database: Database) -> None:
+    """While serving: the schema is still the code's, or SchemaUnavailable. One read of a
+    one-row table through the request path's `Database`, as cheap as a `SELECT 1`; tables
+    that are gone (a database dropped and re-created empty) fail it too."""
+    row = await database.fetch_one(REVISION, {})
+    current = None if row is None else row[0]
+    if current != SCHEMA_HEAD:
+        raise schema_unavailable(
+            f"the schema is at {current or 'none'}, the code needs {SCHEMA_HEAD}"
+        )
 
 
 def verify_schema(engine: Engine) -> None:

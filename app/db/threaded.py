@@ -3,7 +3,7 @@
 This serves MariaDB (PyMySQL is synchronous), SQLite in memory (one connection that every
 request shares), and a session that a test substitutes by overriding `get_session`, as
 SQLModel's testing tutorial does. A driver error that means the database is away or too
-slow leaves as `DatabaseUnavailable`.
+slow, or that its tables are gone, leaves as `DatabaseUnavailable`.
 """
 
 from collections.abc import Callable, Mapping
@@ -17,7 +17,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.db.database import Database, PoolUsage
-from app.db.errors import unavailable
+from app.db.errors import is_missing_schema, unavailable
 from app.db.statements import Params, Row, Statement
 
 T = TypeVar("T")
@@ -99,6 +99,10 @@ class EngineDatabase(Database):
             return await run_in_threadpool(self._transaction, work)
         except _UNAVAILABLE as error:
             raise unavailable(error) from error
+        except sa_exc.ProgrammingError as error:  # MariaDB's "table doesn't exist" is one
+            if is_missing_schema(error):
+                raise unavailable(error) from error
+            raise
 
     def _transaction(self, work: Callable[[_Transaction], T]) -> T:
         """Run `work` as one transaction, ended on this thread, reads included: a request

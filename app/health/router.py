@@ -23,6 +23,7 @@ async def healthz() -> Health:
 
 @router.get("/readyz", responses=declare(DatabaseUnavailable), summary="Readiness")
 async def readyz(database: DatabaseDep) -> Health:
-    """Ready when the database answers a round trip; 503 while it cannot."""
+    """Ready when the database answers a round trip with the schema this code needs; 503
+    while it cannot, or its tables are gone or at another revision."""
     await service.check_database(database)
     return Health(status="ready")

@@ -1,11 +1,8 @@
-from sqlalchemy import literal_column, select
-
 from app.db import Database
-from app.db.statements import Statement
-
-PING = Statement(select(literal_column("1")))
+from app.db.schema import check_schema
 
 
 async def check_database(database: Database) -> None:
-    """One round trip, the way requests reach the database; raises when it cannot answer."""
-    await database.fetch_one(PING, {})
+    """One round trip, the way requests reach the database, that also finds the schema the
+    code needs there; raises DatabaseUnavailable when it cannot answer or has not."""
+    await check_schema(database)

@@ -2,12 +2,12 @@
 
 import json
 import logging
+import re
 import time
 from typing import Any
+from urllib.parse import unquote_plus, urlsplit
 
 import orjson
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from app.observability.context import REQUEST_ID
 
@@ -101,9 +101,32 @@ def uvicorn_log_config(level: str) -> dict[str, Any]:
     }
 
 
+# A query parameter whose name holds one of these carries a credential: password, passwd,
+# pwd, sslpassword, token, access_token, secret, client_secret, key, sslkey, api_key, auth...
+_CREDENTIAL_NAMES = re.compile(r"pass|pwd|token|secret|key|auth|credential", re.IGNORECASE)
+MASK = "***"
+
+
 def masked_url(url: str) -> str:
-    """A database or Redis URL fit for a log line: the password replaced by ***."""
+    """A database or Redis URL fit for a log line: every credential replaced by ***, the
+    userinfo's password and each query parameter named like one (`?password=`,
+    `sslpassword`, `token`, `secret`, `key`...), wherever it stands; a fragment goes whole.
+    Parsed generically, not by the driver's rules: a URL no parser takes is masked whole."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url.split("://", 1)[0] + "://***"
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # a bad port raises here, not later
+    except ValueError:
+        return url.split("://", 1)[0] + "://" + MASK
+    userinfo, at, host = parts.netloc.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    masked = f"{parts.scheme}://{user}{colon and ':' + MASK}{at}{host}{parts.path}"
+    if parts.query:
+        # `&` or `;` separate parameters; the separators are kept as they were.
+        items = re.split(r"([&;])", parts.query)
+        masked += "?" + "".join(_masked_parameter(item) for item in items)
+    return masked + ("#" + MASK if parts.fragment else "")
+
+
+def _masked_parameter(item: str) -> str:
+    name, equals, _value = item.partition("=")
+    return f"{name}={MASK}" if equals and _CREDENTIAL_NAMES.search(unquote_plus(name)) else item

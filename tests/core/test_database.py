@@ -5,6 +5,7 @@ show directly: which work waits for what, and how the PostgreSQL pool behaves at
 """
 
 import asyncio
+import gc
 import os
 import signal
 import sqlite3
@@ -14,9 +15,10 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx2 as httpx
 import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, literal, select, text
 from sqlalchemy.engine import make_url
 
 from app.config import Settings, load_settings
@@ -28,7 +30,8 @@ from app.db.postgres import PostgresDatabase
 from app.db.sqlite import SqliteDatabase
 from app.db.statements import Statement
 from app.heroes import service
-from app.heroes.models import HeroCreate
+from app.heroes.models import Hero, HeroCreate
+from app.main import create_app
 from tests.conftest import reachable_server_url
 
 T = TypeVar("T")
@@ -273,3 +276,170 @@ def _frozen(pid: int) -> Iterator[None]:
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
+
+
+# Every backend: a statement over DB_STATEMENT_TIMEOUT is a 503 within about the timeout,
+# and it is stopped where it runs, not left running after the request gave up.
+
+SLOW_MARK = "harden_slow_probe"  # finds the statement among the server's
+COUNT_HEROES = Statement(select(func.count()).select_from(Hero))
+
+
+def slow_statement(backend: str, seconds: int) -> Statement:
+    """A statement that runs for about `seconds` (SQLite: longer), labelled SLOW_MARK."""
+    if backend == "postgresql":
+        return Statement(select(func.pg_sleep(seconds).label(SLOW_MARK)))
+    if backend == "mariadb":
+        return Statement(select(func.sleep(seconds).label(SLOW_MARK)))
+    return Statement(select(func.count().label(SLOW_MARK)).select_from(counting(10**9)))
+
+
+def counting(upto: int) -> Any:
+    """A recursive CTE of the numbers 1 to `upto`: SQLite takes about a second per 10**7."""
+    numbers = select(literal(1).label("n")).cte("numbers", recursive=True)
+    return numbers.union_all(select(numbers.c.n + 1).where(numbers.c.n < upto))
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def timeout_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    backend: str = request.param
+    url = (
+        f"sqlite:///{tmp_path / 'heroes.db'}"
+        if backend == "sqlite"
+        else reachable_server_url(backend)
+    )
+    return load_settings(
+        database_url=url,
+        db_statement_timeout=1,
+        sqlite_reader_threads=1,
+        db_pool_size=2,
+        worker_threads=2,
+    )
+
+
+def test_a_statement_over_the_timeout_is_503_within_it_and_stopped_where_it_ran(
+    timeout_settings: Settings,
+) -> None:
+    backend = make_url(timeout_settings.database_url).get_backend_name()
+
+    async def scenario() -> tuple[float, list[str], float]:
+        async with opened(timeout_settings) as database:
+            started = time.monotonic()
+            with pytest.raises(DatabaseUnavailable):
+                await database.fetch_one(slow_statement(backend, 4), {})
+            seconds = time.monotonic() - started
+            await asyncio.sleep(0.2)
+            still_running = await asyncio.to_thread(running_slow_statements, timeout_settings)
+            started = time.monotonic()  # the same connection or thread serves again
+            before = await count_heroes(database)
+            hero = await service.create_hero(database, NEW_HERO)
+            assert await count_heroes(database) == before + 1
+            assert await service.get_hero(database, hero.id) == hero
+            return seconds, still_running, time.monotonic() - started
+
+    seconds, still_running, next_seconds = run(scenario)
+
+    assert 0.9 < seconds < 2.0
+    assert still_running == []
+    assert next_seconds < 0.5
+
+
+async def count_heroes(database: Database) -> int:
+    row = await database.fetch_one(COUNT_HEROES, {})
+    assert row is not None
+    return int(row[0])
+
+
+def running_slow_statements(settings: Settings) -> list[str]:
+    """The slow statements the server still runs (SQLite: none can outlive its thread)."""
+    url = make_url(settings.database_url)
+    queries = {
+        "postgresql": "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
+        "AND state = 'active' AND pid <> pg_backend_pid() AND query LIKE :mark",
+        "mariadb": "SELECT info FROM information_schema.processlist WHERE db = DATABASE() "
+        "AND id <> CONNECTION_ID() AND info LIKE :mark",
+    }
+    if url.get_backend_name() not in queries:
+        return []
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            query = text(queries[url.get_backend_name()])
+            return list(connection.execute(query, {"mark": f"%{SLOW_MARK}%"}).scalars())
+    finally:
+        engine.dispose()
+
+
+# SQLite: a long read runs off the event loop, so everything else keeps being served.
+
+
+def test_sqlite_serves_healthz_and_point_reads_while_a_long_read_runs(tmp_path: Path) -> None:
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'heroes.db'}", db_statement_timeout=2
+    )
+    slow = Statement(select(func.count()).select_from(counting(3 * 10**7)))
+
+    async def scenario() -> tuple[list[float], float]:
+        async with served(settings) as (client, database):
+            hero = (await client.post("/heroes/", json={"name": "A", "secret_name": "a"})).json()
+            started = time.monotonic()
+            long_read = asyncio.create_task(database.fetch_one(slow, {}))
+            await asyncio.sleep(0.1)
+            answered = []
+            for path in ["/healthz", f"/heroes/{hero['id']}", "/healthz", "/heroes/"] * 3:
+                asked = time.monotonic()
+                response = await client.get(path)
+                assert response.status_code == 200, response.text
+                answered.append(time.monotonic() - asked)
+                await asyncio.sleep(0.1)
+            with pytest.raises(DatabaseUnavailable):
+                await long_read
+            return answered, time.monotonic() - started
+
+    gc.disable()  # a full collection of the whole suite's heap would stall the loop too
+    try:
+        answered, long_read_seconds = run(scenario)
+    finally:
+        gc.enable()
+
+    assert max(answered) < 0.3, answered  # on the loop, the read held each for 2 s and more
+    assert 1.9 < long_read_seconds < 3.0
+
+
+@asynccontextmanager
+async def served(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Database]]:
+    """The app on this event loop, over a migrated database: requests and the test's own
+    statements share one loop, as requests share a worker's."""
+    app = create_app(settings)
+    upgrade(app.state.engine)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            yield client, app.state.database
+    finally:
+        await app.state.database.aclose()
+        app.state.engine.dispose()
+
+
+# SQLite: a write waits for another process's write lock SQLITE_BUSY_TIMEOUT in all.
+
+
+def test_sqlite_queued_writes_give_up_within_the_busy_timeout_of_their_arrival(
+    sqlite_settings: Settings,
+) -> None:
+    async def attempt(database: Database) -> float:
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable):
+            await service.create_hero(database, NEW_HERO)
+        return time.monotonic() - started
+
+    async def scenario() -> tuple[list[float], int]:
+        async with opened(sqlite_settings) as database:
+            with write_lock_held_elsewhere(sqlite_settings):
+                waited = await asyncio.gather(*(attempt(database) for _ in range(6)))
+            return list(waited), await count_heroes(database)
+
+    waited, stored = run(scenario)
+
+    assert all(0.9 < seconds < 1.6 for seconds in waited), waited  # SQLITE_BUSY_TIMEOUT=1
+    assert stored == 0

@@ -26,6 +26,7 @@ BAD_VALUES = [
     ("DB_STATEMENT_TIMEOUT", "0"),
     ("DB_POOL_PRE_PING", "maybe"),
     ("SQLITE_BUSY_TIMEOUT", "0"),
+    ("SQLITE_READER_THREADS", "0"),
     ("WORKER_THREADS", "0"),
     ("WORKER_THREADS", "21"),  # more than DB_POOL_SIZE + DB_MAX_OVERFLOW = 10 + 10
     ("MAX_BODY_SIZE", "10"),
@@ -83,6 +84,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.db_statement_timeout == 30.0
     assert settings.db_pool_pre_ping is True
     assert settings.sqlite_busy_timeout == 10.0
+    assert settings.sqlite_reader_threads == 4
     assert settings.worker_threads == 20
     assert settings.max_body_size == 1024 * 1024
     assert settings.log_level == "INFO"
@@ -114,6 +116,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
         "DB_STATEMENT_TIMEOUT": "12.5",
         "DB_POOL_PRE_PING": "false",
         "SQLITE_BUSY_TIMEOUT": "4",
+        "SQLITE_READER_THREADS": "2",
         "WORKER_THREADS": "10",
         "MAX_BODY_SIZE": "2048",
         "REQUIRE_IF_MATCH": "true",
@@ -150,6 +153,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert settings.db_statement_timeout == 12.5
     assert settings.db_pool_pre_ping is False
     assert settings.sqlite_busy_timeout == 4.0
+    assert settings.sqlite_reader_threads == 2
     assert settings.worker_threads == 10
     assert settings.max_body_size == 2048
     assert settings.require_if_match is True
