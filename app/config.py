@@ -167,7 +167,7 @@ class Settings(BaseSettings):
     cors_allow_origins: Origins = []
     allowed_hosts: Hosts = ["*"]
     security_headers: bool = True
-    # Signs the list's paging cursors (app/heroes/cursors.py explains the default).
+    # Signs the list's paging cursors (app/kit/listing/cursors.py explains the default).
     cursor_secret: SecretStr | None = Field(default=None, min_length=16)
 
     @model_validator(mode="after")
