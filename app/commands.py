@@ -54,7 +54,7 @@ def add_commands(commands: "argparse._SubParsersAction[Any]") -> None:
     seed = commands.add_parser(
         "seed",
         help="add N generated heroes",
-        description="Add N realistic heroes, inserted in batches of 10,000 rows (about 20 s a million).",
+        description="Add N realistic heroes, in batches of 10,000 rows (about 20 s a million).",
     )
     seed.add_argument("count", type=_count, metavar="N", help="how many heroes to add")
     seed.set_defaults(run=_seed)
