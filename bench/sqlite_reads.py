@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.inprocess import REQUESTS, Request, _call, _prepare_database  # noqa: E402
 
-WAYS = {"loop": 2**31 - 1, "loop-until-long": None, "threads": 0}  # None: the service's
+WAYS = {"loop": 3600.0, "loop-until-long": None, "threads": 0.0}  # None: the service's
 SLOW: dict[str, Request] = {
     "search with a total": (
         "GET",
@@ -57,13 +57,13 @@ def main() -> None:
         asyncio.run(_stalls())
 
 
-def _with_reads(app: Any, steps: int | None) -> Callable[[], Awaitable[None]]:
-    from app.db.sqlite import LOOP_READ_STEPS, SqliteDatabase  # noqa: PLC0415
+def _with_reads(app: Any, seconds: float | None) -> Callable[[], Awaitable[None]]:
+    from app.db.sqlite import LOOP_READ_SECONDS, SqliteDatabase  # noqa: PLC0415
 
     database = SqliteDatabase(
         app.state.engine,
         app.state.settings,
-        LOOP_READ_STEPS if steps is None else steps,
+        LOOP_READ_SECONDS if seconds is None else seconds,
     )
 
     async def use() -> None:

@@ -5,10 +5,15 @@ A point read takes microseconds on SQLite, less than a thread hop, so a read sta
 the event loop, over one connection that never holds a transaction open (WAL lets it read
 beside a writer). But a client can ask for a read that takes seconds on a big table (a
 substring search with a total, a deep offset), and the loop must keep serving meanwhile:
-the loop's connection gives up on a statement after `LOOP_READ_STEPS` steps of SQLite's
-virtual machine (a progress handler, called only then: free for a short read), and that
-read runs again on one of SQLITE_READER_THREADS threads, each with its own connection.
-bench/PROFILE.md (2026-12-02) measured this beside running every read on a thread.
+the loop's connection gives up on a statement that has run `LOOP_READ_SECONDS` (a progress
+handler looks at the clock every `PROGRESS_STEPS` steps of SQLite's virtual machine: a
+fraction of a microsecond for a short read), and that read runs again on one of
+SQLITE_READER_THREADS threads, each with its own connection. bench/PROFILE.md (2026-12-02)
+measured this beside running every read on a thread.
+
+The budget is time, not a count of steps: SQLite counts a prepared statement's steps across
+all its executions, and Python's sqlite3 keeps statements prepared, so a step budget sent
+every often-run short read (a page of 2,400 steps, say) to a thread once in every few runs.
 
 Writes run on a thread of their own, one per process, since SQLite lets one writer at a
 time write anyway. A write waits for the write lock (another process writing) at most
@@ -41,15 +46,17 @@ from app.db.statements import CompiledStatement, Params, Row, Statement
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], T]
 
-LOOP_READ_STEPS = 20_000
-"""Steps of SQLite's virtual machine a read may take on the event loop before it moves to a
-reader thread: about 1 ms (bench/PROFILE.md, 2026-12-02). A read of one row by its key
-takes under 100; a page of 100 heroes in index order about 5,000."""
+LOOP_READ_SECONDS = 0.002
+"""How long a read may run on the event loop before it moves to a reader thread. A read of
+one row by its key takes microseconds; a page of 100 heroes, filtered and sorted, about
+0.2 ms (bench/PROFILE.md, 2026-12-02)."""
+PROGRESS_STEPS = 1_000
+"""How often, in steps of SQLite's virtual machine, the loop's reads look at the clock."""
 
 
 class SqliteDatabase(Database):
     def __init__(
-        self, engine: Engine, settings: Settings, loop_read_steps: int = LOOP_READ_STEPS
+        self, engine: Engine, settings: Settings, loop_read_seconds: float = LOOP_READ_SECONDS
     ) -> None:
         self._dialect = engine.dialect
         args, kwargs = engine.dialect.create_connect_args(engine.url)
@@ -63,9 +70,11 @@ class SqliteDatabase(Database):
         self._connect: Callable[[], sqlite3.Connection] = partial(sqlite3.connect, *args, **kwargs)
         self._statement_timeout = settings.db_statement_timeout
         self._busy_timeout = settings.sqlite_busy_timeout
-        self._loop_read_steps = loop_read_steps  # 0: every read on a reader thread
+        self._loop_read_seconds = loop_read_seconds  # 0: every read on a reader thread
+        self._loop_read_until = 0.0  # when the read on the loop must give up
         self._loop_reader: sqlite3.Connection | None = None
         self._over_budget = False  # set by the loop reader's progress handler
+        self.reads_moved_off_loop = 0  # reads the loop gave up on, run again on a thread
         self._readers = _ConnectionThreads(self._open, settings.sqlite_reader_threads, "reader")
         self._writer = _ConnectionThreads(self._open, 1, "writer")
 
@@ -102,7 +111,7 @@ class SqliteDatabase(Database):
     async def _read(self, compiled: CompiledStatement, params: Params) -> list[Row]:
         arrived = time.monotonic()
         try:
-            if self._loop_read_steps:
+            if self._loop_read_seconds:
                 rows = self._read_on_loop(compiled, params)
                 if rows is not None:
                     return rows
@@ -115,17 +124,21 @@ class SqliteDatabase(Database):
         """The rows, or None when the read took more than its steps and was stopped."""
         if self._loop_reader is None:
             self._loop_reader = self._open()
-            self._loop_reader.set_progress_handler(self._stop_on_loop, self._loop_read_steps)
+            self._loop_reader.set_progress_handler(self._stop_on_loop, PROGRESS_STEPS)
+        self._loop_read_until = time.perf_counter() + self._loop_read_seconds
         try:
             return _all_rows(compiled, params, self._loop_reader)
         except sqlite3.OperationalError:
             if not self._over_budget:
                 raise
             self._over_budget = False
+            self.reads_moved_off_loop += 1
             return None
 
     def _stop_on_loop(self) -> int:
-        """Called once a statement on the loop has taken LOOP_READ_STEPS: stop it."""
+        """Stop the statement on the loop once it has run its time."""
+        if time.perf_counter() < self._loop_read_until:
+            return 0
         self._over_budget = True
         return 1
 

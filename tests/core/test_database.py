@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, func, literal, select, text
 from sqlalchemy.engine import make_url
 
 from app.config import Settings, load_settings
-from app.db import Database, DatabaseUnavailable, backend_for
+from app.db import Database, DatabaseUnavailable, Row, backend_for
 from app.db.backends import create_db_engine
 from app.db.migrator import upgrade
 from app.db.pool import AsyncConnectionPool, PoolTimeout
@@ -404,6 +404,22 @@ def test_sqlite_serves_healthz_and_point_reads_while_a_long_read_runs(tmp_path: 
 
     assert max(answered) < 0.3, answered  # on the loop, the read held each for 2 s and more
     assert 1.9 < long_read_seconds < 3.0
+
+
+def test_sqlite_short_reads_run_often_stay_on_the_loop(tmp_path: Path) -> None:
+    """SQLite counts a prepared statement's steps over all its runs: a budget of steps
+    would have sent every few runs of an ordinary page to a reader thread."""
+    settings = load_settings(database_url=f"sqlite:///{tmp_path / 'heroes.db'}")
+    page = Statement(select(func.count()).select_from(counting(200)))  # 3,400 steps a run
+
+    async def scenario() -> list[Row | None]:
+        async with served(settings) as (_client, database):
+            assert isinstance(database, SqliteDatabase)
+            answers = [await database.fetch_one(page, {}) for _ in range(200)]
+            assert database.reads_moved_off_loop == 0
+            return answers
+
+    assert run(scenario) == [(200,)] * 200
 
 
 @asynccontextmanager
