@@ -12,10 +12,7 @@ depths. Writes bench/RESULTS-listing.md. Not a test: run it on a quiet machine.
 import argparse
 import os
 import platform
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -38,6 +35,7 @@ from app.db.migrator import upgrade
 from app.heroes.models import Hero
 from app.heroes.resource import HEROES_LIST
 from app.kit.listing.cursors import Cursor, CursorCodec
+from tests.service_process import ServiceProcess, uvicorn_command
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-listing-cursor-secret"  # noqa: S105  # a benchmark's own service
@@ -252,43 +250,21 @@ def _total(client: httpx.Client, params: dict[str, str]) -> int:
 
 @contextmanager
 def _service(url: str) -> Iterator[str]:
-    port = free_port()
-    env = os.environ | {
+    """The service under uvicorn, 1 worker, started the tests' way (tests/service_process.py)."""
+    settings = {
         "DATABASE_URL": url,
         "LOG_LEVEL": "WARNING",
         "CURSOR_SECRET": SECRET,
         "DB_MIGRATE_ON_START": "false",
     }
-    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--workers", "1"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(command, env=env, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
+    service = ServiceProcess.start(
+        uvicorn_command("app.main:app", "--workers", "1", "--log-level", "warning"),
+        environment=settings,
+    )
     try:
-        _wait_until_serving(base, process)
-        yield base
+        yield service.base_url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_until_serving(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the service exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit("the service did not start within 60 s")
+        service.stop(timeout=30)
 
 
 def _cursor_at(client: httpx.Client, params: dict[str, str], depth: int) -> str:

@@ -17,7 +17,6 @@ import os
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.http.security import SecurityHeadersMiddleware
 from app.observability.logs import configure_logging
 from app.observability.middleware import ObserveRequests
+from tests.service_process import ServiceProcess, serve_command, uvicorn_command
 
 ROOT = Path(__file__).resolve().parent.parent
 HEROES = 1000
@@ -121,62 +121,32 @@ async def _time_calls(app: ASGIApp, count: int) -> float:
 
 
 def _uvicorn(factory: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        factory,
-        "--factory",
-        "--no-access-log",
-        "--workers",
-        "1",
-    ]
+    return uvicorn_command(factory, "--factory", "--no-access-log", "--workers", "1")
 
 
 def _serve(workers: int) -> list[str]:
-    return [sys.executable, "-m", "app", "serve", "--workers", str(workers)]
+    return serve_command("--workers", str(workers))
 
 
 def _measure(command: list[str], database: str, duration: int, connections: int) -> float:
-    port = 18000 + os.getpid() % 1000
-    env = os.environ | {"DATABASE_URL": database, "LOG_LEVEL": "INFO"}
-    full = [*command, "--host", "127.0.0.1", "--port", str(port)]
-    with open(os.devnull, "wb") as sink:
-        server = subprocess.Popen(full, env=env, cwd=ROOT, stdout=sink, stderr=sink)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait(base)
-            _seed(base)
-            script = str(ROOT / "bench" / "wrk" / "get_one.lua")
-            wrk = [
-                "wrk",
-                "-t2",
-                f"-c{connections}",
-                f"-d{duration}s",
-                "-s",
-                script,
-                base,
-                "--",
-                str(HEROES),
-            ]
-            output = subprocess.run(wrk, capture_output=True, text=True, check=True).stdout
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    """Requests per second of `command` (started the tests' way, tests/service_process.py,
+    its output to /dev/null) under wrk."""
+    service = ServiceProcess.start(
+        command,
+        environment={"DATABASE_URL": database, "LOG_LEVEL": "INFO"},
+        log_path=Path(os.devnull),
+    )
+    try:
+        _seed(service.base_url)
+        script = str(ROOT / "bench" / "wrk" / "get_one.lua")
+        wrk = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "-s", script]
+        wrk += [service.base_url, "--", str(HEROES)]
+        output = subprocess.run(wrk, capture_output=True, text=True, check=True).stdout
+    finally:
+        service.stop(timeout=30)
     match = re.search(r"Requests/sec:\s+([\d.]+)", output)
     assert match, output
     return float(match.group(1))
-
-
-def _wait(base: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit("bench: the server did not start")
 
 
 def _seed(base: str) -> None:

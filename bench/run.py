@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import datetime as dt
 import importlib.metadata
+import itertools
 import json
 import math
 import os
@@ -36,7 +37,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -54,6 +54,8 @@ from typing import Any
 import psutil
 import psycopg
 from psycopg import sql
+
+from tests.service_process import ServiceProcess, uvicorn_command
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -74,6 +76,7 @@ TURN_OVERHEAD_S = 3.0
 RUN_OVERHEAD_S = 0.25
 SETUP_S = 3.0  # creating one app's table
 STOP_TIMEOUT_S = 5
+SERVER_NUMBERS = itertools.count(1)  # names each server's log file
 WARMUP_CONNECTIONS = 8  # few enough that no app's pool runs dry while warming up
 
 
@@ -513,13 +516,6 @@ class Databases:
 # --------------------------------------------------------------------------- apps
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def http(
     method: str, port: int, path: str, body: dict[str, Any] | None = None, timeout: float = 10
 ) -> tuple[int, Any]:
@@ -538,68 +534,34 @@ def http(
 
 
 class Server:
-    """One app under uvicorn, in its own process group so that it stops whole."""
+    """One app under uvicorn, started, waited for and stopped as the tests run the service
+    (tests/service_process.py): in its own process group, so that it stops whole."""
 
     def __init__(self, app: AppInfo, workers: int, database_url: str | None, logdir: Path):
         self.app = app
         self.workers = workers
-        self.port = free_port()
-        env = dict(os.environ)
-        env.pop("DATABASE_URL", None)
-        if database_url is not None:
-            env["DATABASE_URL"] = database_url
-        self.log_path = logdir / f"{app.name}-{workers}w-{self.port}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app.module,
-            "--workers",
-            str(workers),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--log-level",
-            "warning",
-        ]
-        with self.log_path.open("wb") as log_file:
-            self.process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        options = ("--workers", str(workers), "--log-level", "warning")
+        self.service = ServiceProcess.start(
+            uvicorn_command(app.module, *options),
+            environment={"DATABASE_URL": database_url},  # None: no DATABASE_URL at all
+            log_path=logdir / f"{app.name}-{workers}w-{next(SERVER_NUMBERS)}.log",
+            ready_path="/heroes/1",
+            ready=lambda service: len(worker_processes(service.process)) == workers,
+            seconds=90,
+        )
+        # Other workers may still be importing: give them a moment.
+        time.sleep(1.0 if workers > 1 else 0.2)
 
-    def wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.app.name} exited at start:\n{self.log_tail()}")
-            with contextlib.suppress(OSError):
-                status, _ = http("GET", self.port, "/heroes/1", timeout=2)
-                if status == 200 and len(self.worker_processes()) == self.workers:
-                    # Other workers may still be importing: give them a moment.
-                    time.sleep(1.0 if self.workers > 1 else 0.2)
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.app.name} not ready after {timeout:.0f} s:\n{self.log_tail()}")
+    @property
+    def port(self) -> int:
+        return self.service.port
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.service.process
 
     def worker_processes(self) -> list[psutil.Process]:
-        try:
-            master = psutil.Process(self.process.pid)
-            children = master.children()
-        except psutil.NoSuchProcess:
-            return []
-        workers = []
-        for child in children:
-            with contextlib.suppress(psutil.Error):
-                if "resource_tracker" not in " ".join(child.cmdline()):
-                    workers.append(child)
-        # With --workers 1 uvicorn serves from the master process itself.
-        return workers or [master]
+        return worker_processes(self.process)
 
     def rss_mb(self) -> list[float]:
         sizes = []
@@ -607,12 +569,6 @@ class Server:
             with contextlib.suppress(psutil.Error):
                 sizes.append(process.memory_info().rss / MB)
         return sorted(sizes)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
     def healthy(self) -> bool:
         try:
@@ -622,18 +578,25 @@ class Server:
         return status == 200
 
     def stop(self, *, graceful: bool = True) -> None:
-        if graceful and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                log(f"{self.app.name} did not stop in {STOP_TIMEOUT_S} s: killing it")
-        # The whole group: workers too, should the master have exited or hung.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=5)
+        if not graceful:
+            self.service.kill()
+        elif self.service.stop(timeout=STOP_TIMEOUT_S) == -signal.SIGKILL:
+            log(f"{self.app.name} did not stop in {STOP_TIMEOUT_S} s: killed it")
+
+
+def worker_processes(master_process: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    try:
+        master = psutil.Process(master_process.pid)
+        children = master.children()
+    except psutil.NoSuchProcess:
+        return []
+    workers = []
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            if "resource_tracker" not in " ".join(child.cmdline()):
+                workers.append(child)
+    # With --workers 1 uvicorn serves from the master process itself.
+    return workers or [master]
 
 
 def check_endpoints(server: Server, endpoints: Sequence[str]) -> None:
@@ -711,7 +674,6 @@ class Bench:
         endpoints = [e for e in self.options.endpoints if e in info.endpoints]
         server = Server(info, workers, url, self.databases.workdir)
         try:
-            server.wait_ready()
             check_endpoints(server, endpoints)
             for endpoint in warm if self.options.warmup > 0 else []:
                 warmup = WrkRun(

@@ -59,7 +59,6 @@ def main() -> None:
             Path(workdir),
         )
         try:
-            server.wait_ready()
             samples = soak(server, wrk, options)
         finally:
             server.stop()

@@ -3,27 +3,31 @@
 Each API test runs once per backend: SQLite always; PostgreSQL and MariaDB at the URLs in
 TEST_POSTGRES_URL and TEST_MARIADB_URL (local defaults below; set one empty to leave that
 backend out). A backend that cannot be reached is skipped on a laptop and fails with CI=true.
+Also here: scratch databases (empty, for migrations and the `heroes` command), our
+interpreter as a subprocess, and the service as a process (`running_server`, `live_server`),
+started the one way tests/service_process.py starts it for the tests and the benchmarks.
 """
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, MetaData, create_engine, delete, text
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel
 
 from app.config import Settings, load_settings
+from app.db.backends import create_db_engine
 from app.db.migrator import upgrade
 from app.main import create_app
+from tests.service_process import ServiceProcess, uvicorn_command
 
 BACKENDS = ("sqlite", "postgresql", "mariadb")
 SERVER_URLS = {
@@ -35,13 +39,14 @@ SERVER_URLS = {
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SETTING_NAMES = frozenset(name.upper() for name in Settings.model_fields)
+Completed = subprocess.CompletedProcess[str]
 
 
-def run_python(*arguments: str, **settings: str) -> subprocess.CompletedProcess[str]:
+def run_python(*arguments: str, **settings: str) -> Completed:
     return run_python_in(REPO_ROOT, *arguments, **settings)
 
 
-def run_python_in(cwd: Path, *arguments: str, **settings: str) -> subprocess.CompletedProcess[str]:
+def run_python_in(cwd: Path, *arguments: str, **settings: str) -> Completed:
     """Our interpreter in a subprocess (nothing the tests imported helps it), with only the
     settings given: none leaks in from the environment running the tests."""
     env = {name: value for name, value in os.environ.items() if name.upper() not in SETTING_NAMES}
@@ -55,6 +60,33 @@ def run_python_in(cwd: Path, *arguments: str, **settings: str) -> subprocess.Com
         timeout=90,
         check=False,
     )
+
+
+def assert_one_line_error(result: Completed, *fragments: str) -> str:
+    """The command stopped, non-zero, with one line on stderr and no traceback."""
+    assert result.returncode != 0, result
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], result.stderr
+    return lines[0]
+
+
+def assert_refused_at_startup(result: Completed, how: str, *fragments: str) -> str:
+    """Start-up stopped, non-zero, saying why in one line (`heroes: ...`) and no traceback.
+    From the `heroes` command that line is all there is; under uvicorn it sits among
+    uvicorn's own start-up lines."""
+    if how == "heroes serve":
+        return assert_one_line_error(result, *fragments)
+    assert result.returncode != 0, result
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "heroes: " in line]
+    assert len(lines) == 1, result.stderr
+    line = lines[0][lines[0].index("heroes: ") :]
+    for fragment in fragments:
+        assert fragment in line, result.stderr
+    return line
 
 
 def skip_or_fail(reason: str) -> None:
@@ -147,56 +179,86 @@ def session(clean_db: Engine) -> Iterator[Session]:
         yield session
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+# An empty database of its own for a test that migrates, or runs the `heroes` command: it
+# creates and drops the hero table beside the suite's database, in a fresh SQLite file, a
+# PostgreSQL schema, or a MariaDB database (`<test database>_scratch`).
+
+SCRATCH = "scratch"
+SERVER_BACKENDS = tuple(backend for backend in BACKENDS if backend != "sqlite")
 
 
-def wait_until_serving(base_url: str, process: subprocess.Popen[bytes], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base_url}/heroes/?limit=0", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the server did not answer within {seconds} s")
+@pytest.fixture(params=BACKENDS)
+def scratch_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of an empty database (no table at all), as DATABASE_URL would give it."""
+    backend: str = request.param
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('scratch') / 'heroes.db'}"
+    return empty_server_database(backend)
 
 
-def start_server(database_url: str, **environment: str) -> tuple[str, subprocess.Popen[bytes]]:
-    """Run the service under uvicorn on a free loopback port, as a deployment would."""
-    port = free_port()
-    env = os.environ | {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"} | environment
-    command = [sys.executable, "-m", "uvicorn", "app.main:app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(command, env=env, cwd=REPO_ROOT)  # noqa: S603
-    base_url = f"http://127.0.0.1:{port}"
+@pytest.fixture(params=SERVER_BACKENDS)
+def server_scratch_url(request: pytest.FixtureRequest) -> str:
+    """As scratch_url, on the server backends only."""
+    backend: str = request.param
+    return empty_server_database(backend)
+
+
+def empty_server_database(backend: str) -> str:
+    url = _scratch_place(make_url(reachable_server_url(backend)))
+    engine = create_engine(url)
     try:
-        wait_until_serving(base_url, process, seconds=30)
-    except RuntimeError:
-        process.kill()
-        raise
-    return base_url, process
+        drop_every_table(engine)
+    finally:
+        engine.dispose()
+    return url.render_as_string(hide_password=False)
 
 
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
+def _scratch_place(url: URL) -> URL:
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        with admin.connect() as connection:
+            if url.get_backend_name() == "postgresql":
+                connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCRATCH}"))
+                return url.update_query_dict({"options": f"-csearch_path={SCRATCH}"})
+            database = f"{url.database}_{SCRATCH}"
+            connection.execute(
+                text(f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4")
+            )
+            return url.set(database=database)
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def scratch_engine(scratch_url: str) -> Iterator[Engine]:
+    """The service's own engine on the empty database."""
+    engine = service_engine(scratch_url)
+    yield engine
+    engine.dispose()
+
+
+def service_engine(url: str) -> Engine:
+    return create_db_engine(load_settings(database_url=url))
+
+
+@contextmanager
+def running_server(database_url: str, **settings: str) -> Iterator[ServiceProcess]:
+    """The service under uvicorn on a free loopback port, as a deployment would run it,
+    answering once it can read the heroes."""
+    server = ServiceProcess.start(
+        uvicorn_command("app.main:app", "--log-level", "warning"),
+        environment={"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"} | settings,
+        ready_path="/heroes/?limit=0",
+        seconds=30,
+    )
+    try:
+        yield server
+    finally:
+        server.stop(timeout=10)
 
 
 @pytest.fixture
 def live_server(database_url: str, clean_db: Engine) -> Iterator[str]:
     """The service in its own process on 127.0.0.1, over the test's backend."""
-    base_url, process = start_server(database_url)
-    try:
-        yield base_url
-    finally:
-        stop_server(process)
+    with running_server(database_url) as server:
+        yield server.base_url

@@ -6,23 +6,29 @@ from pathlib import Path
 
 import httpx2 as httpx
 
-from tests.conftest import REPO_ROOT, free_port, stop_server, wait_until_serving
+from tests.conftest import REPO_ROOT
+from tests.service_process import ServiceProcess
 
 
 def test_fastapi_run_finds_and_serves_the_app(tmp_path: Path) -> None:
-    port = free_port()
     fastapi = Path(sys.executable).parent / "fastapi"
-    command = [str(fastapi), "run", "app/main.py", "--host", "127.0.0.1", "--port", str(port)]
-    environment = {"DATABASE_URL": f"sqlite:///{tmp_path / 'heroes.db'}", "PATH": "/usr/bin:/bin"}
-    process = subprocess.Popen(  # noqa: S603  # our own tool and arguments
-        command, cwd=REPO_ROOT, env=environment, stdout=subprocess.DEVNULL
+    server = ServiceProcess.start(
+        [str(fastapi), "run", "app/main.py"],
+        environment={
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'heroes.db'}",
+            "PATH": "/usr/bin:/bin",
+        },
+        inherit_environment=False,  # nothing of ours helps it find the app
+        log_path=tmp_path / "fastapi.log",
+        ready_path="/heroes/?limit=0",
+        seconds=30,
     )
-    base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_serving(base_url, process, seconds=30)
-        created = httpx.post(f"{base_url}/heroes/", json={"name": "Run", "secret_name": "r"})
+        created = httpx.post(
+            f"{server.base_url}/heroes/", json={"name": "Run", "secret_name": "r"}
+        )
     finally:
-        stop_server(process)
+        server.stop(timeout=10)
 
     assert created.status_code == 200
     assert set(created.json()) == {"id", "name", "age"}

@@ -5,6 +5,7 @@ with this service's contract: a hero's body is exactly {"id", "name", "age"}.
 """
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
@@ -28,8 +29,9 @@ def session_fixture() -> Iterator[Session]:
     engine.dispose()
 
 
-@pytest.fixture(name="client")
-def client_fixture(session: Session) -> Iterator[TestClient]:
+def client_with_overridden_session(session: Session) -> Iterator[TestClient]:
+    """The tutorial's client fixture; plain, so a test can also drive it to its end."""
+
     def get_session_override() -> Session:
         return session
 
@@ -39,6 +41,9 @@ def client_fixture(session: Session) -> Iterator[TestClient]:
         yield client
     finally:
         app.dependency_overrides.clear()
+
+
+client_fixture = pytest.fixture(name="client")(client_with_overridden_session)
 
 
 def test_create_hero_uses_the_overriding_session(client: TestClient, session: Session) -> None:
@@ -127,6 +132,12 @@ def test_delete_hero(session: Session, client: TestClient) -> None:
     assert hero_in_db is None
 
 
-def test_override_is_gone_after_the_test() -> None:
-    # The client fixture cleared it: the next test's app talks to its own database again.
+def test_override_is_gone_after_the_test(session: Session) -> None:
+    """The client fixture's own override, set and then torn down as pytest would: after it
+    the next test's app talks to its own database again."""
+    with contextmanager(client_with_overridden_session)(session) as client:
+        created = client.post("/heroes/", json={"name": "Deadpond", "secret_name": "Dive"})
+        assert session.get(Hero, created.json()["id"]) is not None  # the override served it
+        assert get_session in app.dependency_overrides
+
     assert get_session not in app.dependency_overrides

@@ -17,7 +17,7 @@ _BAD_HERO_ID: dict[str, Any] = {
 }
 
 
-# 422 examples for /docs, each what the service answers (tests/core/test_docs.py checks).
+# 422 examples for /docs, each what the service answers (tests/http/test_docs.py checks).
 class InvalidHeroId(InvalidInput):
     problems = (_BAD_HERO_ID,)
 

@@ -2,7 +2,7 @@
 
 Pydantic reads "004", "+4", "4.0", " 4" and "0_4" as 4, so each named hero 4 by its own
 URL, and caches keyed by URL held copies that diverged (issue "Hardening", 2026-12-02).
-`CanonicalInt` goes with every integer path parameter (tests/core/test_path_ids.py checks
+`CanonicalInt` goes with every integer path parameter (tests/heroes/test_bad_input.py checks
 each route has it): the value is parsed and range-checked as before, then refused with a
 422 unless it is written canonically: digits without leading zeros, a minus for a negative
 number, nothing else.

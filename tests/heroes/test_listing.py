@@ -286,21 +286,23 @@ def test_cursor_pages_may_change_limit_and_fields(client: TestClient, crew: list
 @pytest.mark.parametrize(
     ("params", "location"),
     [
-        pytest.param({"power": "flight"}, ["query"], id="unknown-parameter"),
-        pytest.param({"sort": "power"}, ["query", "sort"], id="unknown-sort-key"),
+        pytest.param({"power": "flightpath"}, ["query"], id="unknown-parameter"),
+        pytest.param({"sort": "superpower"}, ["query", "sort"], id="unknown-sort-key"),
         pytest.param({"sort": "name,-name"}, ["query", "sort"], id="key-twice"),
-        pytest.param({"sort": "name,"}, ["query", "sort"], id="empty-key"),
+        pytest.param({"sort": "name,,"}, ["query", "sort"], id="empty-key"),
         pytest.param({"sort": "--age"}, ["query", "sort"], id="double-minus"),
-        pytest.param({"age": "old"}, ["query", "age"], id="age-not-a-number"),
-        pytest.param({"min_age": "-1"}, ["query", "min_age"], id="negative-min-age"),
+        pytest.param({"age": "very-old"}, ["query", "age"], id="age-not-a-number"),
+        pytest.param({"min_age": "-73519"}, ["query", "min_age"], id="negative-min-age"),
         pytest.param({"max_age": str(AGE_MAX + 1)}, ["query", "max_age"], id="max-age-too-big"),
         pytest.param({"has_age": "maybe"}, ["query", "has_age"], id="has-age-not-a-bool"),
         pytest.param({"name": "x" * 256}, ["query", "name"], id="name-too-long"),
         pytest.param({"name_contains": ""}, ["query", "name_contains"], id="empty-contains"),
-        pytest.param({"limit": "101"}, ["query", "limit"], id="limit-over-100"),
+        pytest.param({"limit": "73519"}, ["query", "limit"], id="limit-over-100"),
         pytest.param({"cursor": "not-a-cursor"}, ["query", "cursor"], id="cursor-garbage"),
-        pytest.param({"cursor": "%%%"}, ["query", "cursor"], id="cursor-not-base64"),
-        pytest.param({"cursor": "", "offset": "0"}, ["query", "cursor"], id="cursor-and-offset"),
+        pytest.param({"cursor": "%%%%%"}, ["query", "cursor"], id="cursor-not-base64"),
+        pytest.param(
+            {"cursor": "", "offset": "73519"}, ["query", "cursor"], id="cursor-and-offset"
+        ),
     ],
 )
 def test_bad_parameters_are_422_naming_the_parameter_never_the_input(
@@ -312,8 +314,12 @@ def test_bad_parameters_are_422_naming_the_parameter_never_the_input(
     (problem,) = response.json()["detail"]
     assert problem["loc"] == location
     assert problem["msg"]
+    assert set(problem) <= {"type", "loc", "msg", "ctx"}  # no "input": pydantic's echo of it
     for value in params.values():
-        assert len(value) < 3 or value not in response.text
+        # Each value long and odd enough that finding it in the body means it was echoed;
+        # an empty one cannot be seen there, which the "input" check above covers.
+        assert value == "" or len(value) >= 5, f"{value!r}: too short to catch an echo"
+        assert value == "" or value not in response.text
 
 
 def test_unknown_parameter_message_names_every_parameter(client: TestClient) -> None:

@@ -8,8 +8,14 @@ from sqlalchemy import Engine, text
 
 from app.db.migrator import head_revision, upgrade
 from app.db.schema import FIRST_REVISION, SCHEMA_HEAD, database_revision
-from tests.conftest import free_port, run_python, run_python_in, start_server, stop_server
-from tests.migrations.conftest import assert_refused_at_startup, service_engine
+from tests.conftest import (
+    assert_refused_at_startup,
+    run_python,
+    run_python_in,
+    running_server,
+    service_engine,
+)
+from tests.service_process import free_port
 
 
 # The ways the service is started: the CLI, and uvicorn on the module's app.
@@ -123,11 +129,8 @@ def test_an_empty_database_migrates_itself_on_start(scratch_url: str) -> None:
 
 
 def assert_migrates_on_start(url: str, **settings: str) -> None:
-    base_url, process = start_server(url, **settings)
-    try:
-        response = httpx.post(f"{base_url}/heroes/", json={"name": "A", "secret_name": "a"})
-    finally:
-        stop_server(process)
+    with running_server(url, **settings) as server:
+        response = httpx.post(f"{server.base_url}/heroes/", json={"name": "A", "secret_name": "a"})
 
     assert response.status_code == 200, response.text
     assert set(response.json()) == {"id", "name", "age"}

@@ -1,18 +1,18 @@
-"""Real processes for the operations tests: the service under `heroes serve`, and private
-PostgreSQL, Redis and nginx servers on free loopback ports. Each can be stopped and started
-for real; none touches the machine's shared servers."""
+"""Real processes for the operations tests: the service under `heroes serve` (started the
+one way, tests/service_process.py), and private PostgreSQL, Redis and nginx servers on free
+loopback ports. Each can be stopped and started for real; none touches the machine's shared
+servers."""
 
 import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,8 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from tests.conftest import REPO_ROOT, free_port, skip_or_fail
+from tests.conftest import REPO_ROOT, skip_or_fail
+from tests.service_process import ServiceProcess, free_port, serve_command
 
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
 
@@ -35,21 +36,12 @@ def wait_for(check: Any, seconds: float, what: str) -> None:
     raise AssertionError(f"{what}: not within {seconds} s")
 
 
-@dataclass
-class Service:
-    """`heroes serve` in its own process group, its JSON log lines in a file."""
-
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    environment: dict[str, str] = field(default_factory=dict)
+class Service(ServiceProcess):
+    """`heroes serve`, its JSON log lines in a file: what the operations tests read of it."""
 
     def logs(self) -> list[dict[str, Any]]:
-        lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = self.output().splitlines()
         return [json.loads(line) for line in lines if line.startswith("{")]
-
-    def raw_log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def worker_pids(self) -> set[int]:
         started = [
@@ -77,48 +69,30 @@ def start_service(
     database_url: str, directory: Path, *, workers: int | None = 1, **environment: str
 ) -> Service:
     """`workers=None` leaves the count to WEB_CONCURRENCY in `environment`."""
-    port = free_port()
-    # Migrating on start: some tests give the service a database of its own, still empty.
-    defaults = {"DATABASE_URL": database_url, "LOG_LEVEL": "INFO", "DB_MIGRATE_ON_START": "true"}
-    env = os.environ | defaults | environment
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log_path = directory / f"service-{port}.log"
-    command = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)]
     if workers is None:
-        workers = int(environment["WEB_CONCURRENCY"])
+        command, count = serve_command(), int(environment["WEB_CONCURRENCY"])
     else:
-        command += ["--workers", str(workers)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603
-            command, env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT
-        )
-    service = Service(f"http://127.0.0.1:{port}", process, log_path, environment)
-    try:
-        wait_for(lambda: _serving(service) and len(service.worker_pids()) >= workers, 60, "start")
-    except AssertionError:
-        stop_service(service)
-        raise AssertionError(f"the service did not start:\n{service.raw_log()}") from None
-    return service
-
-
-def _serving(service: Service) -> bool:
-    if service.process.poll() is not None:
-        raise AssertionError(f"the service exited:\n{service.raw_log()}")
-    try:
-        return httpx.get(f"{service.base_url}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
+        command, count = serve_command("--workers", str(workers)), workers
+    # Migrating on start: some tests give the service a database of its own, still empty.
+    settings: dict[str, str | None] = {
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "INFO",
+        "DB_MIGRATE_ON_START": "true",
+        "PROMETHEUS_MULTIPROC_DIR": None,  # `heroes serve` makes its own for its workers
+    }
+    return Service.start(
+        command,
+        environment=settings | environment,
+        log_path=directory / f"service-{uuid.uuid4().hex[:8]}.log",
+        ready=lambda service: len(service.worker_pids()) >= count,
+    )
 
 
 def stop_service(service: Service, timeout: float = 30) -> int:
-    if service.process.poll() is None:
-        service.process.send_signal(signal.SIGTERM)
-    try:
-        return service.process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        service.process.kill()
-        service.process.wait()
-        raise
+    """Its exit code; fails the test if it had to be killed after `timeout` seconds."""
+    code = service.stop(timeout)
+    assert code != -signal.SIGKILL, f"not stopped within {timeout} s:\n{service.output()}"
+    return code
 
 
 @contextmanager

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from app.config import load_settings
 from app.http.ratelimit import Limiter, LocalWindows, window_of
 from app.main import create_app
-from tests.conftest import free_port
 from tests.ops.conftest import JsonLines
 from tests.ops.processes import PrivateRedis, running_service
+from tests.service_process import free_port
 
 
 def make_app(tmp_path: Path, **settings: object) -> FastAPI:

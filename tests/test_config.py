@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from app.config import SettingsError, load_settings
-from tests.conftest import REPO_ROOT, SETTING_NAMES, free_port, run_python_in
+from tests.conftest import REPO_ROOT, SETTING_NAMES, run_python_in
+from tests.service_process import free_port
 
 # (environment variable, bad value): each must stop startup with a line naming the variable.
 BAD_VALUES = [
@@ -89,7 +90,6 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.max_body_size == 1024 * 1024
     assert settings.log_level == "INFO"
     assert settings.environment == "development"
-    assert settings.web_concurrency == (os.cpu_count() or 1)
     assert settings.graceful_timeout == 30
     # A client that stalls is let go well before 30 s (app/http/timeouts.py).
     assert (settings.client_header_timeout, settings.client_body_timeout) == (10.0, 10.0)
@@ -104,6 +104,15 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.require_if_match is False
     assert settings.db_migrate_on_start == "auto"
     assert settings.cursor_secret is None
+
+
+@pytest.mark.parametrize(("cpus", "workers"), [(3, 3), (None, 1)])
+def test_web_concurrency_defaults_to_the_cpu_count_or_one_when_unknown(
+    monkeypatch: pytest.MonkeyPatch, cpus: int | None, workers: int
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+
+    assert load_settings().web_concurrency == workers
 
 
 def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,13 +1,19 @@
-"""A database that goes away costs 503s for a few seconds, never a hang, a 500 or a restart.
+"""A database that goes away costs 503s for a few seconds, never a hang, a 500 or a restart:
+fault injection in process, request by request.
 
-PostgreSQL and MariaDB are reached through a small TCP proxy on 127.0.0.1: stopping it
-closes its port and cuts every open connection, as a server that goes down does, and
-starting it again on the same port is the server coming back. The real servers are never
-touched.
+The app runs under TestClient; PostgreSQL and MariaDB are reached through a small TCP proxy
+on 127.0.0.1 (tests/db/tcp_proxy.py): stopping it closes its port and cuts every open
+connection, as a server that goes down does, starting it again on the same port is the
+server coming back, and starting it without forwarding is a server that hangs. Each kind of
+request (read, list, create, update, delete) must answer 503 within its deadline, idle
+connections cut under the pool must cost at most one request, and SQLite's file that cannot
+be opened behaves the same. The real servers are never touched.
+
+A real `heroes serve` process with several workers, under load, through a real server's
+stop and start, with what its logs and metrics tell the operator, is
+tests/ops/test_database_outage.py.
 """
 
-import contextlib
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,16 +24,17 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from app.config import Settings, load_settings
 from app.db import DatabaseUnavailable
-from app.db.backends import create_db_engine
 from app.http.errors import answer_for
 from app.main import create_app
-from tests.conftest import empty_tables, free_port, reachable_server_url
+from tests.conftest import empty_tables, reachable_server_url
+from tests.db.tcp_proxy import TcpProxy, via_port
+from tests.service_process import free_port
 
 SERVER_BACKENDS = ("postgresql", "mariadb")
 ANSWER_WITHIN = 5.0  # seconds: a request while the database is away gets its 503 by then
@@ -38,101 +45,6 @@ NOT_LISTENING_URLS = {
     "postgresql": "postgresql://postgres@127.0.0.1:{port}/test",
     "mariadb": "mariadb://root@127.0.0.1:{port}/test",
 }
-
-
-class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a server; `stop` is the server going away.
-
-    Each connection is two threads, one per direction. With `forward=False` the proxy
-    accepts connections and never answers: a server that hangs.
-    """
-
-    def __init__(self, target_port: int) -> None:
-        self._target = ("127.0.0.1", target_port)
-        self.port = 0  # chosen by the first start, kept by every later one
-        self._stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._sockets: list[socket.socket] = []
-        self._threads: list[threading.Thread] = []
-        self.running = False
-
-    def start(self, *, forward: bool = True) -> None:
-        assert not self.running
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(32)
-        listener.settimeout(0.05)  # the accept loop notices `stop` this often
-        self.port = listener.getsockname()[1]
-        self._stopping.clear()
-        self.running = True
-        self._spawn(self._accept, listener, forward)
-
-    def stop(self) -> None:
-        """Close the port and cut every connection; returns once all threads are done."""
-        if not self.running:
-            return
-        self._stopping.set()
-        with self._lock:
-            sockets, self._sockets = self._sockets, []
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)  # wakes the threads blocked on it
-        for thread in self._threads:
-            thread.join(timeout=5)
-        assert not any(thread.is_alive() for thread in self._threads), "proxy threads hang"
-        self._threads.clear()
-        for sock in sockets:
-            sock.close()
-        self.running = False
-
-    def _spawn(self, target: Callable[..., None], *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def _track(self, sock: socket.socket) -> bool:
-        with self._lock:
-            if self._stopping.is_set():
-                sock.close()
-                return False
-            self._sockets.append(sock)
-            return True
-
-    def _accept(self, listener: socket.socket, forward: bool) -> None:
-        with listener:
-            while not self._stopping.is_set():
-                try:
-                    client, _address = listener.accept()
-                except TimeoutError:
-                    continue
-                client.settimeout(None)
-                if not self._track(client) or not forward:
-                    continue  # a hung server: the connection stays open, unanswered
-                try:
-                    server = socket.create_connection(self._target, timeout=5)
-                except OSError:
-                    client.shutdown(socket.SHUT_RDWR)
-                    continue
-                server.settimeout(None)
-                if self._track(server):
-                    self._spawn(self._pipe, client, server)
-                    self._spawn(self._pipe, server, client)
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        for sock in (source, sink):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
-def via_port(url: str, port: int) -> str:
-    return make_url(url).set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
 
 
 def small_settings(database_url: str, **overrides: object) -> Settings:
@@ -366,20 +278,3 @@ def test_sqlite_file_that_cannot_be_opened_is_503_then_recovers(tmp_path: Path) 
     assert response.status_code == 200, response.text
     assert failures == 0
     assert client.get(f"/heroes/{response.json()['id']}").json() == response.json()
-
-
-def test_statement_timeout_keeps_the_options_given_in_the_postgresql_url() -> None:
-    url = make_url(reachable_server_url("postgresql"))
-    url = url.update_query_dict({"options": "-c search_path=public -c application_name=heroes"})
-    settings = small_settings(url.render_as_string(hide_password=False), db_statement_timeout=7)
-    engine = create_db_engine(settings)
-    try:
-        with engine.connect() as connection:
-            shown: list[str] = [
-                connection.execute(text(f"SHOW {name}")).scalar_one()
-                for name in ("statement_timeout", "search_path", "application_name")
-            ]
-    finally:
-        engine.dispose()
-
-    assert shown == ["7s", "public", "heroes"]

@@ -4,10 +4,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from app.config import load_settings
 from app.db.backends import create_db_engine
+from tests.conftest import reachable_server_url
 
 
 def test_sqlite_connections_use_wal_a_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
@@ -53,3 +55,22 @@ def test_sql_errors_never_show_the_values_sent(tmp_path: Path) -> None:
 
     assert "'secret'" not in str(raised.value).split("[SQL:")[1]
     assert "hidden due to hide_parameters" in str(raised.value)
+
+
+def test_statement_timeout_keeps_the_options_given_in_the_postgresql_url() -> None:
+    url = make_url(reachable_server_url("postgresql"))
+    url = url.update_query_dict({"options": "-c search_path=public -c application_name=heroes"})
+    settings = load_settings(
+        database_url=url.render_as_string(hide_password=False), db_statement_timeout=7
+    )
+    engine = create_db_engine(settings)
+    try:
+        with engine.connect() as connection:
+            shown: list[str] = [
+                connection.execute(text(f"SHOW {name}")).scalar_one()
+                for name in ("statement_timeout", "search_path", "application_name")
+            ]
+    finally:
+        engine.dispose()
+
+    assert shown == ["7s", "public", "heroes"]

@@ -7,8 +7,7 @@ from sqlmodel import Session, select
 from app.db.migrator import head_revision, upgrade
 from app.db.schema import FIRST_REVISION, database_revision
 from app.heroes.models import Hero
-from tests.conftest import run_python
-from tests.migrations.conftest import Completed, assert_one_line_error
+from tests.conftest import Completed, assert_one_line_error, run_python
 
 
 def heroes(*arguments: str, **settings: str) -> Completed:

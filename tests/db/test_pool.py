@@ -28,7 +28,8 @@ from app.db.pool import AsyncConnectionPool, PoolTimeout
 from app.db.postgres import PostgresDatabase
 from app.db.statements import Statement
 from app.main import create_app
-from tests.core.test_database import (
+from tests.db.tcp_proxy import TcpProxy, via_port
+from tests.db.test_database import (
     _backend_pid,
     _terminate,
     opened,
@@ -36,7 +37,6 @@ from tests.core.test_database import (
     run,
     small_pool,
 )
-from tests.core.test_database_failure import TcpProxy, via_port
 
 __all__ = ["postgres_settings"]  # a fixture, used by name
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, inspect
 
-from tests.conftest import free_port, run_python
+from tests.conftest import run_python
+from tests.service_process import free_port
 
 
 def test_serve_migrates_once_before_several_workers_start(tmp_path: Path) -> None:
