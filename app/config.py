@@ -86,13 +86,14 @@ def _check_header_name(name: str) -> str:
 
 
 def _check_forwarder(address: str) -> str:
-    if address != "*":
-        try:
-            ipaddress.ip_network(address, strict=False)
-        except ValueError:
-            raise ValueError(
-                f"{address!r} is not an IP address, a network (10.0.0.0/8) or *"
-            ) from None
+    if address == "*":
+        # uvicorn believing every hop takes the first X-Forwarded-For address, which the
+        # client writes: it would choose its own address, and its own rate limit.
+        raise ValueError("* would let every client choose its own address: name the proxies")
+    try:
+        ipaddress.ip_network(address, strict=False)
+    except ValueError:
+        raise ValueError(f"{address!r} is not an IP address or a network (10.0.0.0/8)") from None
     return address
 
 
@@ -153,7 +154,7 @@ class Settings(BaseSettings):
     web_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
     graceful_timeout: int = Field(default=30, ge=1, le=3600)
     # A client that stalls: seconds for a request's head to arrive (`heroes serve`), and
-    # for each part of its body (app/http/timeouts.py).
+    # for its whole body once the app reads it (app/http/timeouts.py).
     client_header_timeout: float = Field(default=10.0, gt=0, le=300)
     client_body_timeout: float = Field(default=10.0, gt=0, le=300)
     rate_limit_per_second: float = Field(default=0.0, ge=0, le=1_000_000)

@@ -43,6 +43,8 @@ BAD_VALUES = [
     ("RATE_LIMIT_BURST", "0"),
     ("RATE_LIMIT_CLIENT_HEADER", "X Forwarded"),
     ("FORWARDED_ALLOW_IPS", "proxy.internal"),
+    ("FORWARDED_ALLOW_IPS", "*"),
+    ("FORWARDED_ALLOW_IPS", "10.0.0.1, *"),
     ("REDIS_URL", "http://127.0.0.1:6379/0"),
     ("REDIS_TIMEOUT", "0"),
     ("CORS_ALLOW_ORIGINS", "example.com"),

@@ -18,6 +18,7 @@ storage of ours (`ratelimit_storage.py`): the library's MemoryStorage costs each
 more the more clients it knows.
 """
 
+import ipaddress
 import logging
 import math
 import time
@@ -34,6 +35,7 @@ from app.http.ratelimit_storage import BoundedMemoryStorage
 from app.observability.context import mark_error_kind
 
 CLIENT_KEY_MAX_LENGTH = 64
+IPV6 = 6
 logger = logging.getLogger(__name__)
 
 
@@ -172,6 +174,19 @@ class RateLimitMiddleware:
             # address of all the lines is the only one no client chose.
             given = b",".join(lines).decode("latin-1").rsplit(",", 1)[-1].strip()
             if given:
-                return given[:CLIENT_KEY_MAX_LENGTH]
+                return client_key(given)
         peer = scope.get("client")
-        return str(peer[0]) if peer else "unknown"
+        return client_key(str(peer[0])) if peer else "unknown"
+
+
+def client_key(address: str) -> str:
+    """The key a client's requests count under: an IPv6 address stands for its /64, which
+    one subscriber is commonly given whole (else one machine could mint keys without end
+    and push other clients' windows out); anything else, cut to CLIENT_KEY_MAX_LENGTH."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:CLIENT_KEY_MAX_LENGTH]
+    if parsed.version == IPV6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)

@@ -11,10 +11,14 @@ and `client_body_timeout` do:
   request's head must be complete within `CLIENT_HEADER_TIMEOUT` seconds. Otherwise the
   connection is closed: silently if no request was begun, after a 408 in the JSON error
   shape if one was.
-- `BodyTimeoutMiddleware`, in the app: each `receive()` of a request's body must bring
-  something within `CLIENT_BODY_TIMEOUT` seconds, else 408 with `Connection: close`. It
-  times the body only while the app waits for it, so a client is never blamed for the app's
-  own pace (uvicorn stops reading from a client whose body the app has not taken yet).
+- `BodyTimeoutMiddleware`, in the app: a request's whole body must have arrived within
+  `CLIENT_BODY_TIMEOUT` seconds of the app starting to read it, else 408 with
+  `Connection: close`. A deadline for the whole body, not for each part (nginx's
+  `client_body_timeout`): one byte every few seconds kept a connection forever, and 1,000 of
+  them starved a worker at its file limit. A body of MAX_BODY_SIZE (1 MB) must therefore
+  come at 100 KB/s or more. The body is timed only while the app reads it, so a client is
+  never blamed for the app's own pace (uvicorn stops reading from a client whose body the
+  app has not taken yet).
 """
 
 import asyncio
@@ -28,7 +32,7 @@ CLOSE = {"Connection": "close"}
 
 
 class BodyTimeoutMiddleware:
-    """408 for a request body that stops arriving for `timeout` seconds."""
+    """408 for a request body not all there `timeout` seconds after the app began reading."""
 
     def __init__(self, app: ASGIApp, timeout: float) -> None:
         self.app = app
@@ -42,13 +46,16 @@ class BodyTimeoutMiddleware:
 
     def _in_time(self, receive: Receive) -> Receive:
         complete = False
+        deadline: float | None = None
 
         async def receive_in_time() -> Message:
-            nonlocal complete
+            nonlocal complete, deadline
             if complete:  # later calls wait for the client to leave: no deadline
                 return await receive()
+            if deadline is None:
+                deadline = asyncio.get_running_loop().time() + self.timeout
             try:
-                async with asyncio.timeout(self.timeout):
+                async with asyncio.timeout_at(deadline):
                     message = await receive()
             except TimeoutError:
                 # An HTTPException passes through FastAPI's body parsing to the handler,

@@ -12,7 +12,13 @@ from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
-from app.http.ratelimit import Limiter, LocalWindows, window_of
+from app.http.ratelimit import (
+    CLIENT_KEY_MAX_LENGTH,
+    Limiter,
+    LocalWindows,
+    client_key,
+    window_of,
+)
 from app.http.ratelimit_storage import BoundedMemoryStorage
 from tests.ops.test_limits import clear_of_a_window_edge
 
@@ -165,3 +171,23 @@ def test_the_local_windows_run_no_background_task() -> None:
         return [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
 
     assert asyncio.run(requests()) == []
+
+
+# --- the key a client counts under -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),  # the same subscriber's other machine
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("not an address " + "x" * 8000, "not an address " + "x" * 49),
+    ],
+)
+def test_a_client_counts_under_its_address_its_ipv6_64_or_a_short_key(
+    address: str, key: str
+) -> None:
+    assert client_key(address) == key
+    assert len(client_key(address)) <= CLIENT_KEY_MAX_LENGTH
