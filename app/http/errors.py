@@ -69,6 +69,13 @@ class HostNotAllowed(HttpError):
     detail = "Invalid host header"
 
 
+class InvalidHttpRequest(HttpError):
+    """A request the HTTP parser refuses: not valid HTTP/1.1 (app/http/server.py)."""
+
+    status_code = 400
+    detail = "Bad Request: not a valid HTTP/1.1 request"
+
+
 class RequestTimedOut(HttpError):
     """A request's head or body stopped arriving (app/http/timeouts.py); the connection
     is closed after it."""

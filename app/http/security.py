@@ -11,7 +11,8 @@ _ALWAYS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 ]
-_WITH_CSP = [*_ALWAYS, (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())]
+SECURITY_HEADERS = [*_ALWAYS, (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())]
+"""What every answer but the docs pages carries."""
 
 
 class SecurityHeadersMiddleware:
@@ -26,7 +27,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = _ALWAYS if scope["path"] in self.unrestricted else _WITH_CSP
+        extra = _ALWAYS if scope["path"] in self.unrestricted else SECURITY_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -13,30 +13,36 @@ app/http/timeouts.py, beside the body's.
 """
 
 import asyncio
-import json
 from functools import partial
+from http import HTTPStatus
 from typing import Any
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from app.http.errors import HeadTooLarge, RequestTimedOut, error_response
+from app.http.errors import (
+    HeadTooLarge,
+    HttpError,
+    InvalidHttpRequest,
+    RequestTimedOut,
+    error_response,
+)
+from app.http.security import SECURITY_HEADERS
 from app.http.timeouts import CLOSE
 from app.observability.context import request_id_from
 
-_BODY = json.dumps({"detail": HeadTooLarge.detail}).encode()
 
-
-def _refusal() -> bytes:
-    head = [
-        f"HTTP/1.1 {HeadTooLarge.status_code} {HeadTooLarge.detail}",
-        "content-type: application/json",
-        f"content-length: {len(_BODY)}",
-        "connection: close",
-        f"x-request-id: {request_id_from(None)}",
-    ]
-    return ("\r\n".join(head) + "\r\n\r\n").encode() + _BODY
+def raw_answer(error: type[HttpError]) -> bytes:
+    """An error the protocol answers itself, before the app sees a request, rendered as the
+    app renders every error: the JSON body, a request id, the security headers; and the
+    connection closed after it."""
+    request_id = request_id_from(None)
+    response = error_response(error, CLOSE | {"X-Request-ID": request_id})
+    status = f"HTTP/1.1 {response.status_code} {HTTPStatus(response.status_code).phrase}"
+    headers = [*response.raw_headers, *SECURITY_HEADERS]
+    lines = [status.encode(), *(name + b": " + value for name, value in headers)]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + response.body
 
 
 class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
@@ -77,22 +83,17 @@ class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         answering = self.cycle is not None and not self.cycle.response_complete
         if not answering:  # else a response is on the wire: closing is all that is left
-            self.transport.write(_refusal())
+            self.transport.write(raw_answer(HeadTooLarge))
         self.transport.close()
 
-
-def _timed_out_bytes() -> bytes:
-    """The 408 a stalled head gets, whole, as the app's error handlers would render it."""
-    response = error_response(RequestTimedOut, CLOSE)
-    head = [b"HTTP/1.1 408 Request Timeout"]
-    head += [name + b": " + value for name, value in response.raw_headers]
-    return b"\r\n".join(head) + b"\r\n\r\n" + response.body
+    def send_400_response(self, msg: str) -> None:
+        """A request the parser refuses (a NUL in a header, a Content-Length of -1,
+        Content-Length beside Transfer-Encoding...): uvicorn's plain-text 400, made JSON."""
+        self.transport.write(raw_answer(InvalidHttpRequest))
 
 
 class HeaderTimeoutProtocol(HeadLimitedHttpToolsProtocol):
     """The head-limited protocol with a deadline on each request's head too."""
-
-    timed_out = _timed_out_bytes()
 
     def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -149,7 +150,7 @@ class HeaderTimeoutProtocol(HeadLimitedHttpToolsProtocol):
             self.cycle.keep_alive = False
             return
         if self.head_begun:
-            self.transport.write(self.timed_out)
+            self.transport.write(raw_answer(RequestTimedOut))
         self.transport.close()
 
 

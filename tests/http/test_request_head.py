@@ -120,4 +120,37 @@ def test_serve_refuses_a_huge_header_before_reading_it_whole(tmp_path: Path) -> 
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 431 ")
         assert b"x-request-id: " in head
-        assert body == b'{"detail": "Request Header Fields Too Large"}'
+        assert body == b'{"detail":"Request Header Fields Too Large"}'
+
+
+MALFORMED = {
+    "a NUL in a header value": b"GET /heroes/ HTTP/1.1\r\nHost: x\r\nX-Request-ID: a\x00b\r\n\r\n",
+    "a DEL in a header value": b"GET /heroes/ HTTP/1.1\r\nHost: x\r\nX-Thing: a\x7f\r\n\r\n",
+    "a negative Content-Length": (
+        b"POST /heroes/ HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"
+    ),
+    "Content-Length beside chunked": (
+        b"POST /heroes/ HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    ),
+}
+
+
+def test_serve_answers_what_its_parser_refuses_in_json_with_a_request_id(
+    tmp_path: Path,
+) -> None:
+    answers = {}
+    with running_service(f"sqlite:///{tmp_path / 'heroes.db'}", tmp_path) as service:
+        host, port = service.base_url.removeprefix("http://").split(":")
+        for case, request in MALFORMED.items():
+            with socket.create_connection((host, int(port)), timeout=10) as connection:
+                connection.sendall(request)
+                answers[case] = connection.recv(65536)
+
+    for case, answer in answers.items():
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400 "), case
+        assert b"x-request-id: " in head, case
+        assert b"x-content-type-options: nosniff" in head, case
+        assert b"content-type: application/json" in head, case
+        assert body == b'{"detail":"Bad Request: not a valid HTTP/1.1 request"}', case
