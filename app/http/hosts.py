@@ -5,21 +5,28 @@ Starlette's TrustedHostMiddleware does this but answers in plain text; this is t
 check (exact names, `*.example.com` for subdomains, `*` for any) with the JSON error.
 """
 
+import re
 from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.http.errors import HostNotAllowed, error_response
 
+# A DNS name or an IPv6 literal, then an optional port: nothing else may pass, so that no
+# `user@`, path or second host rides in behind an allowed name ("a.example.com@evil.com").
+_HOST = re.compile(
+    r"(?P<name>(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+    r"|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?"
+)
+
 
 def host_of(scope: Scope) -> str:
-    """The Host header without its port, lower-cased; empty when there is none."""
+    """The Host header's name without its port, lower-cased; empty when there is none or
+    it is not a host name (or IPv6 literal) with an optional port."""
     for name, value in scope["headers"]:
         if name == b"host":
-            host: str = value.decode("latin-1").lower()
-            if host.startswith("["):  # an IPv6 literal: [::1]:8000
-                return host.split("]", 1)[0] + "]"
-            return host.split(":", 1)[0]
+            matched = _HOST.fullmatch(value.decode("latin-1").lower())
+            return matched.group("name") if matched else ""
     return ""
 
 

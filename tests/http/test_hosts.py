@@ -69,6 +69,25 @@ def test_a_wildcard_names_subdomains_only_and_names_match_whole(
     assert guarded.get("/heroes/", headers={"Host": host}).status_code == 400
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.com/.heroes.example",
+        "evil.com@a.heroes.example",
+        "api.example.com:80@evil.com",
+        "api.example.com:http",
+        "api.example.com evil.com",
+        "a.heroes.example\\@evil.com",
+    ],
+)
+def test_a_host_header_that_is_no_host_name_never_passes_for_an_allowed_one(
+    guarded: TestClient, host: str
+) -> None:
+    """Whatever rides behind an allowed name (a user, a path, a second host) is refused,
+    not handed on to the URLs the service writes."""
+    assert guarded.post("/heroes/", json=NEW_HERO, headers={"Host": host}).status_code == 400
+
+
 def test_by_default_any_host_is_served(client: TestClient) -> None:
     response = client.post("/heroes/", json=NEW_HERO, headers={"Host": "anything.example"})
 
