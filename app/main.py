@@ -35,6 +35,7 @@ from app.http.docs import (
     SWAGGER_UI_PARAMETERS,
     api_info,
     operation_id,
+    revalidate_assets,
 )
 from app.http.errors import UnhandledErrors, install_error_handlers
 from app.http.head_limit import RequestHeadLimitMiddleware
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(metrics_router)
     _docs_last(app)
+    revalidate_assets(app)
     app.add_middleware(OneLineStartupFailure)
     return app
 

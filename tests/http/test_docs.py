@@ -137,6 +137,18 @@ def test_docs_assets_are_the_pinned_package_versions(docs_client: TestClient) ->
     assert "Redoc" in docs_client.get("/static/docs/redoc.standalone.js").text
 
 
+def test_docs_assets_tell_caches_to_revalidate_and_answer_304_when_current(
+    docs_client: TestClient,
+) -> None:
+    first = docs_client.get("/static/docs/swagger-ui.css")
+    again = docs_client.get(
+        "/static/docs/swagger-ui.css", headers={"If-None-Match": first.headers["etag"]}
+    )
+
+    assert first.headers["cache-control"] == "no-cache"
+    assert (again.status_code, again.headers["cache-control"]) == (304, "no-cache")
+
+
 def test_a_missing_asset_is_404(docs_client: TestClient) -> None:
     assert docs_client.get("/static/docs/nothing.js").status_code == 404
 
