@@ -9,12 +9,13 @@ under STATIC_URL. This module holds what the service tells it.
 from importlib.metadata import metadata
 from importlib.resources import files
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.responses import Response
 from starlette.routing import Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.staticfiles import StaticFiles
 
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
@@ -58,28 +59,21 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
-class RevalidatedAssets:
+class RevalidatedAssets(StaticFiles):
     """The docs' files, saying how caches may keep them: they carry an ETag and
-    Last-Modified (StaticFiles), and like every answer of the service that does, they tell a
-    cache to revalidate before each use (`no-cache`), which a 304 makes cheap. The files
-    change only with the pinned fastapi-offline, but a day's max-age would serve an
-    upgrade's old files for a day."""
+    Last-Modified, and like every answer of the service that does, they tell a cache to
+    revalidate before each use (`no-cache`), which a 304 makes cheap. The files change only
+    with the pinned fastapi-offline, but a day's max-age would serve an upgrade's old files
+    for a day."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_cache_control(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", ()), (b"cache-control", b"no-cache")]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_cache_control)
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 def revalidate_assets(app: FastAPI) -> None:
-    """Wrap the docs' files, which FastAPIOffline mounts at STATIC_URL."""
+    """Serve the files FastAPIOffline mounts at STATIC_URL (its package's, ASSETS) so."""
     for route in app.router.routes:
         if isinstance(route, Mount) and route.path == STATIC_URL:
-            route.app = RevalidatedAssets(route.app)
+            route.app = RevalidatedAssets(directory=ASSETS)
