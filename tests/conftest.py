@@ -27,7 +27,7 @@ from app.config import Settings, load_settings
 from app.db.backends import create_db_engine
 from app.db.migrator import upgrade
 from app.main import create_app
-from tests.service_process import ServiceProcess, uvicorn_command
+from tests.service_process import REPO_ROOT, ServiceProcess, uvicorn_command
 
 BACKENDS = ("sqlite", "postgresql", "mariadb")
 SERVER_URLS = {
@@ -37,7 +37,6 @@ SERVER_URLS = {
     "mariadb": os.environ.get("TEST_MARIADB_URL", "mariadb+pymysql://root@127.0.0.1:3306/test"),
 }
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SETTING_NAMES = frozenset(name.upper() for name in Settings.model_fields)
 Completed = subprocess.CompletedProcess[str]
 

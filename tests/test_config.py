@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from app.config import SettingsError, load_settings
-from tests.conftest import REPO_ROOT, SETTING_NAMES, run_python_in
-from tests.service_process import free_port
+from tests.conftest import SETTING_NAMES, run_python_in
+from tests.service_process import REPO_ROOT, free_port
 
 # (environment variable, bad value): each must stop startup with a line naming the variable.
 BAD_VALUES = [

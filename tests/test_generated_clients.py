@@ -21,7 +21,8 @@ from fastapi.testclient import TestClient
 
 from app.config import load_settings
 from app.main import create_app
-from tests.conftest import REPO_ROOT, skip_or_fail
+from tests.conftest import skip_or_fail
+from tests.service_process import REPO_ROOT
 
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 PAGE = 100  # the list's default limit, which the client sends on every call

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.service_process import REPO_ROOT
 
 APP = REPO_ROOT / "app"
 DOMAINS = ("heroes",)

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 
-from tests.conftest import REPO_ROOT
-from tests.service_process import ServiceProcess
+from tests.service_process import REPO_ROOT, ServiceProcess
 
 
 def test_fastapi_run_finds_and_serves_the_app(tmp_path: Path) -> None:

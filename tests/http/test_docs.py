@@ -29,7 +29,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from app.config import load_settings
 from app.http.docs import ASSETS
 from app.main import create_app
-from tests.conftest import REPO_ROOT, running_server, skip_or_fail
+from tests.conftest import running_server, skip_or_fail
+from tests.service_process import REPO_ROOT
 
 DOCS_PAGES = ("/docs", "/redoc")
 CONTENT_TYPES = {

@@ -21,8 +21,8 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from tests.conftest import REPO_ROOT, skip_or_fail
-from tests.service_process import ServiceProcess, free_port, serve_command
+from tests.conftest import skip_or_fail
+from tests.service_process import REPO_ROOT, ServiceProcess, free_port, serve_command
 
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
 
