@@ -55,6 +55,14 @@ LogLevel = Annotated[
     BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value),
 ]
 Environment = Literal["development", "test", "staging", "production"]
+WritePolicy = Literal["anyone", "signed_in", "owner"]
+ReadPolicy = Literal["anyone", "signed_in"]
+Signup = Literal["open", "closed"]
+# The key that signs access tokens in development and tests when JWT_SECRET is unset: the
+# same in every worker, so that a token one worker issued is good in the others. Published
+# here, so it protects nothing: anywhere else JWT_SECRET must be set (README, "Users").
+DEVELOPMENT_JWT_SECRET = "heroes-development-key-not-a-secret-0123456789"  # noqa: S105
+_KEYLESS_ENVIRONMENTS = frozenset({"development", "test"})
 MigrateOnStart = Annotated[
     Literal["auto", "true", "false"],
     BeforeValidator(lambda value: value.lower() if isinstance(value, str) else value),
@@ -171,6 +179,17 @@ class Settings(BaseSettings):
     # Signs the list's paging cursors (app/kit/listing/cursors.py explains the default).
     cursor_secret: SecretStr | None = Field(default=None, min_length=16)
 
+    # Users, sign-in and who may write (README, "Users and sign-in").
+    write_policy: WritePolicy = "anyone"
+    read_policy: ReadPolicy = "anyone"
+    signup: Signup = "open"
+    jwt_secret: SecretStr | None = Field(default=None, min_length=32)
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    # Failed sign-ins allowed per account and client address in a window, then 429.
+    sign_in_attempts: int = Field(default=10, ge=1, le=10_000)
+    sign_in_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
     @model_validator(mode="after")
     def _every_thread_can_get_a_connection(self) -> Self:
         # A thread that waits for a pooled connection while the threads holding them wait
@@ -190,6 +209,23 @@ class Settings(BaseSettings):
                 f"({self.max_header_size} > {self.max_request_head_size})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _tokens_are_signed_with_a_secret_outside_development(self) -> Self:
+        if self.jwt_secret is None and self.environment not in _KEYLESS_ENVIRONMENTS:
+            raise ValueError(
+                f"JWT_SECRET must be set (32 characters or more) when ENVIRONMENT is "
+                f"{self.environment}: it signs the access tokens"
+            )
+        return self
+
+    @property
+    def signing_key(self) -> str:
+        """The key access tokens are signed with: JWT_SECRET, or in development and tests
+        the published development key."""
+        if self.jwt_secret is None:
+            return DEVELOPMENT_JWT_SECRET
+        return self.jwt_secret.get_secret_value()
 
     @property
     def migrate_on_start(self) -> bool:

@@ -23,3 +23,35 @@ class PreconditionFailed(Exception):
 
 class PreconditionRequired(Exception):
     """The deployment requires If-Match on changes, and none was sent."""
+
+
+class Unauthenticated(Exception):
+    """The request needs a signed-in user and has none: no token (`token_sent` False), or
+    one that is refused (malformed, expired, tampered with, or its user gone). Each kind
+    names itself."""
+
+    detail: ClassVar[str] = "Not signed in"
+    token_sent: ClassVar[bool] = False
+
+
+class Forbidden(Exception):
+    """The user is signed in but may not do this. Each kind names itself."""
+
+    detail: ClassVar[str] = "Forbidden"
+
+
+class Conflict(Exception):
+    """The write would break a rule the database keeps (a unique name). Each kind names
+    itself."""
+
+    detail: ClassVar[str] = "Conflict"
+
+
+class TooManyAttempts(Exception):
+    """Too many failed attempts: `retry_after` seconds until the next may be tried."""
+
+    detail: ClassVar[str] = "Too many failed attempts, try again later"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after

@@ -117,6 +117,12 @@ class Hero(HeroBase, table=True):
     )
     # Bumped by every change; a hero's ETag names it and If-Match compares it.
     version: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
+    # The signed-in user who created the hero, or None; never part of a hero's JSON body.
+    # Under WRITE_POLICY=owner only they (or an admin) may change it; a deleted user's
+    # heroes are left to the admins (migration 0007).
+    owner_id: int | None = Field(
+        default=None, sa_type=_HERO_ID_TYPE, foreign_key="user.id", ondelete="SET NULL", index=True
+    )
 
 
 class HeroPublic(HeroBase):

@@ -20,7 +20,15 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db.errors import DatabaseUnavailable
-from app.errors import NotFound, PreconditionFailed, PreconditionRequired
+from app.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    TooManyAttempts,
+    Unauthenticated,
+)
 from app.http.conditional import CACHE_CONTROL, entity_tag
 from app.observability.context import mark_error_kind
 
@@ -113,12 +121,29 @@ _ANSWERS: dict[type[Exception], Answer] = {
 }
 
 
+_CHALLENGE_HEADER = {
+    "WWW-Authenticate": {
+        "description": 'Bearer; with `error="invalid_token"` when the token sent was refused.',
+        "schema": {"type": "string"},
+    }
+}
+# Errors whose kinds each carry their own text: the status, and the headers OpenAPI shows.
+_NAMED: tuple[tuple[type[Any], int, dict[str, Any]], ...] = (
+    (NotFound, 404, {}),
+    (Unauthenticated, 401, _CHALLENGE_HEADER),
+    (Forbidden, 403, {}),
+    (Conflict, 409, {}),
+    (TooManyAttempts, 429, _RETRY_HEADER),
+)
+
+
 def answer_for(error_type: type[Exception]) -> Answer:
     """The status and text an error of this type is answered with."""
     if issubclass(error_type, HttpError):
         return Answer(error_type.status_code, error_type.detail)
-    if issubclass(error_type, NotFound):
-        return Answer(404, error_type.detail)
+    for named, status, headers in _NAMED:
+        if issubclass(error_type, named):
+            return Answer(status, error_type.detail, headers)  # type: ignore[attr-defined]  # each named kind has its detail
     return next(
         (answer for base in error_type.__mro__ if (answer := _ANSWERS.get(base)) is not None),
         Answer(500, "Internal Server Error"),
@@ -130,6 +155,11 @@ def _headers_of(error: Exception) -> dict[str, str] | None:
         return {"ETag": entity_tag(error.row_id, error.version), "Cache-Control": CACHE_CONTROL}
     if isinstance(error, DatabaseUnavailable):
         return {"Retry-After": "1"}
+    if isinstance(error, Unauthenticated):
+        challenge = 'Bearer error="invalid_token"' if error.token_sent else "Bearer"
+        return {"WWW-Authenticate": challenge}
+    if isinstance(error, TooManyAttempts):
+        return {"Retry-After": str(error.retry_after)}
     return None
 
 
@@ -293,7 +323,8 @@ class UnhandledErrors:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    for error_type in (HttpError, NotFound, PreconditionFailed, PreconditionRequired):
+    handled = (HttpError, NotFound, PreconditionFailed, PreconditionRequired)
+    for error_type in (*handled, Unauthenticated, Forbidden, Conflict, TooManyAttempts):
         app.add_exception_handler(error_type, _domain_error_handler)
     app.add_exception_handler(DatabaseUnavailable, _domain_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)

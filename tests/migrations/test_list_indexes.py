@@ -11,7 +11,9 @@ NAMES_IN_ORDER = ["B", "a", "a\t", "a ", "b", "é", "🦸"]
 
 
 def index_names(engine: Engine) -> set[str]:
-    return {index["name"] or "" for index in inspect(engine).get_indexes("hero")}
+    """The indexes on names and ages (later revisions index other columns too)."""
+    names = {index["name"] or "" for index in inspect(engine).get_indexes("hero")}
+    return {name for name in names if name.startswith(("ix_hero_name", "ix_hero_age"))}
 
 
 def store_names(engine: Engine) -> None:
@@ -40,7 +42,7 @@ def test_downgrade_restores_the_single_column_indexes_and_keeps_rows(
     upgrade(scratch_engine)
     store_names(scratch_engine)
 
-    downgrade(scratch_engine, "-1")
+    downgrade(scratch_engine, "0004")
 
     assert index_names(scratch_engine) == {"ix_hero_name", "ix_hero_age"}
     with scratch_engine.connect() as connection:
