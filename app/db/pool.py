@@ -25,7 +25,13 @@ from typing import Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
+from app.db.database import StepMissed
+
 Connection = psycopg.AsyncConnection[Any]
+
+_REFUSALS = (psycopg.errors.IntegrityError, psycopg.errors.TransactionRollback, StepMissed)
+"""Errors after which the server is ready for the next statement: a constraint or a
+deadlock refused the write, or a transaction ended itself because a step missed."""
 
 
 class PoolTimeout(TimeoutError):
@@ -69,14 +75,21 @@ class AsyncConnectionPool:
         await self._take_place(asyncio.get_running_loop().time() + self._timeout)
         try:
             connection = await self._check_out()
+            refused: BaseException | None = None
             try:
-                yield connection
+                try:
+                    yield connection
+                except _REFUSALS as error:
+                    refused = error  # the server said no, cleanly: the connection is reusable
                 self._check_in(connection)
             except BaseException:
-                # Whatever failed (a network error, a timeout, a cancelled request, the check
-                # on its return), it may be mid-conversation with the server: never reuse it.
+                # Whatever else failed (a network error, a timeout, a cancelled request, the
+                # check on its return), it may be mid-conversation with the server: never
+                # reuse it.
                 _close(connection)
                 raise
+            if refused is not None:
+                raise refused
         finally:
             self._give_place_back()
 

@@ -9,15 +9,16 @@ DB_STATEMENT_TIMEOUT is enforced by the server, and a frozen server enforces not
 import asyncio
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import Engine
+from sqlalchemy import Dialect, Engine
 
 from app.config import Settings
-from app.db.database import Database, PoolUsage
-from app.db.errors import unavailable
+from app.db.database import TRANSACTION_ATTEMPTS, Database, PoolUsage, Step
+from app.db.errors import constraint_violation, unavailable
 from app.db.pool import AsyncConnectionPool, PoolTimeout
 from app.db.statements import CompiledStatement, Params, Row, Statement
 
@@ -32,6 +33,7 @@ _UNAVAILABLE = (
 )
 
 T = TypeVar("T")
+Connection = psycopg.AsyncConnection[Any]
 _Reader = Callable[[psycopg.AsyncCursor[Any], CompiledStatement], Awaitable[T]]
 
 
@@ -70,6 +72,15 @@ class PostgresDatabase(Database):
         compiled = statement.returning(reread).compiled(self._dialect)
         return await self._run(compiled, params, _first_row)
 
+    async def transaction(self, steps: Sequence[Step]) -> list[Any]:
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                return await self._on_connection(partial(_run_steps, self._dialect, steps))
+            except psycopg.errors.TransactionRollback as error:
+                if attempt == TRANSACTION_ATTEMPTS:
+                    raise unavailable(error) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def pool_usage(self) -> PoolUsage:
         return PoolUsage(in_use=self.pool.in_use, waiting=self.pool.waiting)
 
@@ -77,18 +88,30 @@ class PostgresDatabase(Database):
         await self.pool.close()
 
     async def _run(self, compiled: CompiledStatement, params: Params, result: _Reader[T]) -> T:
+        async def statement(connection: Connection) -> T:
+            return await result(
+                await connection.execute(compiled.sql, compiled.bind(params)), compiled
+            )
+
+        return await self._on_connection(statement)
+
+    async def _on_connection(self, work: Callable[[Connection], Awaitable[T]]) -> T:
         try:
             async with self.pool.connection() as connection:
                 deadline = asyncio.get_running_loop().call_later(
                     self._deadline, _sever, connection
                 )
                 try:
-                    cursor = await connection.execute(compiled.sql, compiled.bind(params))
-                    return await result(cursor, compiled)
+                    return await work(connection)
                 finally:
                     deadline.cancel()
         except _UNAVAILABLE as error:
             raise unavailable(error) from error
+        except psycopg.errors.IntegrityError as error:
+            violation = constraint_violation(error)
+            if violation is None:
+                raise
+            raise violation from error
 
 
 def _sever(connection: psycopg.AsyncConnection[Any]) -> None:
@@ -110,3 +133,29 @@ async def _all_rows(cursor: psycopg.AsyncCursor[Any], compiled: CompiledStatemen
 
 async def _rowcount(cursor: psycopg.AsyncCursor[Any], _compiled: CompiledStatement) -> int:
     return cursor.rowcount
+
+
+async def _run_steps(dialect: Dialect, steps: Sequence[Step], connection: Connection) -> list[Any]:
+    results: list[Any] = []
+    async with connection.transaction():
+        for index, step in enumerate(steps):
+            params = step.params_after(results)
+            if params is None:
+                results.append(None)
+                continue
+            result = await _step_result(dialect, step, params, connection)
+            step.check(index, result, results)
+            results.append(result)
+    return results
+
+
+async def _step_result(
+    dialect: Dialect, step: Step, params: Params, connection: Connection
+) -> Any:
+    statement = step.statement if step.reread is None else step.statement.returning(step.reread)
+    compiled = statement.compiled(dialect)
+    cursor = await connection.execute(compiled.sql, compiled.bind(params))
+    if step.returns == "count":
+        return cursor.rowcount
+    rows = await _all_rows(cursor, compiled)
+    return rows if step.returns == "rows" else (rows[0] if rows else None)

@@ -30,17 +30,17 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Dialect, Engine
 
 from app.config import Settings
 from app.db.backends import configure_sqlite_connection
-from app.db.database import Database, PoolUsage
-from app.db.errors import unavailable
+from app.db.database import Database, PoolUsage, Step, run_steps
+from app.db.errors import constraint_violation, unavailable
 from app.db.statements import CompiledStatement, Params, Row, Statement
 
 T = TypeVar("T")
@@ -96,6 +96,11 @@ class SqliteDatabase(Database):
     ) -> Row | None:
         compiled = statement.returning(reread).compiled(self._dialect)
         return await self._write(partial(_first_row, compiled, params))
+
+    async def transaction(self, steps: Sequence[Step]) -> list[Any]:
+        # One writer: no other transaction of this process runs meanwhile, and BEGIN
+        # IMMEDIATE keeps other processes' writers out, so there is no deadlock to retry.
+        return await self._write(partial(_run_steps, self._dialect, steps))
 
     def pool_usage(self) -> PoolUsage:
         writes = self._writer.pending
@@ -153,6 +158,11 @@ class SqliteDatabase(Database):
             )
         except sqlite3.OperationalError as error:
             raise unavailable(error) from error
+        except sqlite3.IntegrityError as error:
+            violation = constraint_violation(error)
+            if violation is None:
+                raise
+            raise violation from error
 
     def _open(self) -> sqlite3.Connection:
         connection = self._connect()
@@ -248,6 +258,31 @@ def _within_busy_deadline(deadline: float, work: Work[T], connection: sqlite3.Co
     remaining = deadline - time.monotonic()
     connection.execute(f"PRAGMA busy_timeout = {max(round(remaining * 1000), 1)}")
     return work(connection)
+
+
+def _run_steps(
+    dialect: Dialect, steps: Sequence[Step], connection: sqlite3.Connection
+) -> list[Any]:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        results = run_steps(steps, partial(_step_result, dialect, connection=connection))
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    return results
+
+
+def _step_result(
+    dialect: Dialect, step: Step, params: Params, *, connection: sqlite3.Connection
+) -> Any:
+    statement = step.statement if step.reread is None else step.statement.returning(step.reread)
+    compiled = statement.compiled(dialect)
+    if step.returns == "count":
+        return _rowcount(compiled, params, connection)
+    rows = _all_rows(compiled, params, connection)
+    return rows if step.returns == "rows" else (rows[0] if rows else None)
 
 
 def _all_rows(

@@ -7,7 +7,7 @@ index and constraint, and migrations can name them without asking the database.
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Dialect
+from sqlalchemy import BigInteger, DateTime, Dialect, Integer, String
 from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -21,6 +21,26 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+
+# SQLite only auto-increments a column declared exactly INTEGER (64-bit there anyway).
+ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+"""Every table's id, and every column that refers to one."""
+
+
+def code_point_text(length: int) -> TypeEngine[str]:
+    """Text that compares and sorts by code point on every backend: SQLite's default
+    collation does; PostgreSQL's "C" does; MariaDB's utf8mb4_bin would pad spaces ("a"
+    would equal "a "), its utf8mb4_nopad_bin does not."""
+    return (
+        String(length)
+        .with_variant(String(length, collation="C"), "postgresql")
+        .with_variant(
+            mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_nopad_bin"),
+            "mysql",
+            "mariadb",
+        )
+    )
 
 
 def column(attribute: Any) -> ColumnElement[Any]:

@@ -6,7 +6,7 @@ SQLModel's testing tutorial does. A driver error that means the database is away
 slow, or that its tables are gone, leaves as `DatabaseUnavailable`.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -16,8 +16,8 @@ from sqlalchemy import exc as sa_exc
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.db.database import Database, PoolUsage
-from app.db.errors import is_missing_schema, unavailable
+from app.db.database import TRANSACTION_ATTEMPTS, Database, PoolUsage, Step, run_steps
+from app.db.errors import constraint_violation, is_deadlock, is_missing_schema, unavailable
 from app.db.statements import Params, Row, Statement
 
 T = TypeVar("T")
@@ -82,6 +82,17 @@ class EngineDatabase(Database):
     ) -> Row | None:
         return await self._in_thread(lambda tx: _update_returning(tx, statement, reread, params))
 
+    async def transaction(self, steps: Sequence[Step]) -> list[Any]:
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                return await self._in_thread(
+                    lambda tx: run_steps(steps, partial(_step_result, tx))
+                )
+            except _Deadlock as deadlock:
+                if attempt == TRANSACTION_ATTEMPTS:
+                    raise unavailable(deadlock.error) from deadlock.error
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def pool_usage(self) -> PoolUsage:
         pool: Any = self._engine.pool if self._engine is not None else None
         checked_out = getattr(pool, "checkedout", None)
@@ -97,7 +108,14 @@ class EngineDatabase(Database):
     async def _in_thread(self, work: Callable[[_Transaction], T]) -> T:
         try:
             return await run_in_threadpool(self._transaction, work)
+        except sa_exc.IntegrityError as error:
+            violation = constraint_violation(error)
+            if violation is None:
+                raise
+            raise violation from error
         except _UNAVAILABLE as error:
+            if is_deadlock(error):
+                raise _Deadlock(error) from error
             raise unavailable(error) from error
         except sa_exc.ProgrammingError as error:  # MariaDB's "table doesn't exist" is one
             if is_missing_schema(error):
@@ -115,6 +133,24 @@ class EngineDatabase(Database):
                 session.rollback()
                 raise
             return result
+
+
+class _Deadlock(Exception):
+    """The database ended the transaction to break a deadlock: worth running again."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _step_result(tx: _Transaction, step: Step, params: Params) -> Any:
+    if step.reread is not None:
+        return _update_returning(tx, step.statement, step.reread, params)
+    if step.returns == "count":
+        return tx.execute(step.statement, params).rowcount
+    if step.returns == "row":
+        return tx.first(step.statement, params)
+    return [tuple(row) for row in tx.execute(step.statement, params)]
 
 
 def _update_returning(

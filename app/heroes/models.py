@@ -8,36 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict
+from pydantic import BeforeValidator, ConfigDict
 from pydantic import Field as PydanticField
 from pydantic_core import PydanticCustomError
-from sqlalchemy import BigInteger, Index, Integer, String, func, text
-from sqlalchemy.dialects import mysql
+from sqlalchemy import Index, func, text
 from sqlmodel import Field, SQLModel
 
-from app.db.tables import UTCDateTime, utc_now
+from app.db.tables import ID_TYPE, UTCDateTime, code_point_text, utc_now
 from app.http.responses import ANSWER_CONFIG
+from app.kit.fields import ID_MAX, Text
 
 NAME_MAX_LENGTH = 255
 SECRET_NAME_MAX_LENGTH = 255
 AGE_MAX = 2**31 - 1  # the largest value a 32-bit INTEGER column holds on every backend
-HERO_ID_MAX = 2**63 - 1  # the largest value a BIGINT column holds
-VERSION_MAX = 2**31 - 1  # an INTEGER column, as for ages
-
-
-def _reject_nul(value: str) -> str:
-    # PostgreSQL cannot store NUL in text; refusing it everywhere keeps the backends alike.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-# Lone surrogates are refused by pydantic itself; NUL is refused here, and the pattern
-# says so in the API's schema (for clients and generated tests; the validator's message is
-# the clearer one).
-Text = Annotated[
-    str, AfterValidator(_reject_nul), PydanticField(json_schema_extra={"pattern": "^[^\\u0000]*$"})
-]
+HERO_ID_MAX = ID_MAX
 
 
 def _json_number(value: object) -> object:
@@ -51,20 +35,8 @@ def _json_number(value: object) -> object:
 # The bounds sit inside, so that the schema shows them as `minimum` and `maximum`.
 Age = Annotated[int, PydanticField(ge=0, le=AGE_MAX), BeforeValidator(_json_number)]
 
-# Names compare and sort by code point on every backend (migration 0005): SQLite's
-# default collation does; PostgreSQL's "C" does; MariaDB's utf8mb4_bin would pad spaces.
-_NAME_TYPE = (
-    String(NAME_MAX_LENGTH)
-    .with_variant(String(NAME_MAX_LENGTH, collation="C"), "postgresql")
-    .with_variant(
-        mysql.VARCHAR(NAME_MAX_LENGTH, charset="utf8mb4", collation="utf8mb4_nopad_bin"),
-        "mysql",
-        "mariadb",
-    )
-)
-
-# SQLite only auto-increments a column declared exactly INTEGER (64-bit there anyway).
-_HERO_ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+# Names compare and sort by code point on every backend (migration 0005).
+_NAME_TYPE = code_point_text(NAME_MAX_LENGTH)
 
 
 # Descriptions and examples are for the API docs only (the table model ignores them); the
@@ -101,7 +73,7 @@ class Hero(HeroBase, table=True):
         },
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=_HERO_ID_TYPE)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID_TYPE)
     secret_name: str = Field(max_length=SECRET_NAME_MAX_LENGTH)
     # Never part of a hero's JSON body. The service sets both; the database's default
     # covers rows written by other tools.

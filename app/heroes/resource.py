@@ -12,16 +12,15 @@ from app.db.tables import column
 from app.heroes.errors import HeroNotFound
 from app.heroes.models import (
     AGE_MAX,
-    HERO_ID_MAX,
     NAME_MAX_LENGTH,
     TIMESTAMP_FIELDS,
     Hero,
     HeroSummary,
     StoredHero,
-    Text,
 )
 from app.http.query_string import query_parameters, validated_query
 from app.http.responses import FastJSONResponse
+from app.kit.fields import Text, is_id, storable_text, text_filter
 from app.kit.listing.filters import Contains, Equal, Range
 from app.kit.listing.parameters import ListParameters, requested_fields
 from app.kit.resource import VERSION_MAX, Resource, SortKey
@@ -55,33 +54,12 @@ STORED: Columns = (*SUMMARY, column(Hero.created_at), hero_updated_at, hero_vers
 order. Pages read timestamps only when asked: parsing them costs more than the query."""
 
 
-def _is_id(value: object) -> bool:
-    return type(value) is int and -HERO_ID_MAX - 1 <= value <= HERO_ID_MAX  # bool is no id
-
-
 def _is_age(value: object) -> bool:
     return type(value) is int and 0 <= value <= AGE_MAX
 
 
-def _is_name(value: object) -> bool:
-    """A name a database column can hold and compare: no NUL, no lone surrogate."""
-    if not isinstance(value, str) or "\x00" in value or len(value) > NAME_MAX_LENGTH:
-        return False
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _name(description: str, example: str) -> Any:
-    return Field(
-        None,
-        min_length=1,
-        max_length=NAME_MAX_LENGTH,
-        description=description,
-        examples=[example],
-    )
+    return text_filter(description, example, NAME_MAX_LENGTH)
 
 
 def _age(description: str, example: int) -> tuple[Any, Any]:
@@ -137,8 +115,10 @@ HEROES = Resource(
         ),
     },
     sorts={
-        "id": SortKey(hero_id, _is_id),
-        "name": SortKey(hero_name, _is_name, note="Names sort by Unicode code point."),
+        "id": SortKey(hero_id, is_id),
+        "name": SortKey(
+            hero_name, storable_text(NAME_MAX_LENGTH), note="Names sort by Unicode code point."
+        ),
         "age": SortKey(hero_age, _is_age, nullable=True, note=NULL_AGE_RULE),
     },
     sort_example="-age,name",

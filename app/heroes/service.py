@@ -34,7 +34,9 @@ async def update_hero(
 ) -> StoredHero:
     """Only the fields sent change; an empty PATCH changes nothing."""
     values = changes.model_dump(exclude_unset=True)
-    return StoredHero(*await rows.update_row(database, HEROES, hero_id, values, expected))
+    return StoredHero(
+        *await rows.update_row(database, HEROES, hero_id, rows.Change(values, expected))
+    )
 
 
 async def delete_hero(database: Database, hero_id: int, expected: Expected = None) -> None:

@@ -9,11 +9,16 @@ the same statement: of racing writers that expect one version, exactly one wins 
 others get PreconditionFailed. Every change bumps the version and moves `updated_at`; an
 empty change changes nothing.
 
+A write may carry `Also` steps, run in its transaction: a change to the rows that refer to
+this one, or that it refers to (a team's heroes released before it is deleted, a team
+touched when one of its heroes changes). They see the row as it was before the write (when
+the write locks it first) and as the write left it.
+
 The names of the values an INSERT or UPDATE sets start with `set_`: SQLAlchemy reserves a
 column's own name for itself.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -21,7 +26,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, delete, insert, select, update
 
-from app.db import Database, Row
+from app.db import Database, Params, Row
+from app.db.database import Step, StepMissed
 from app.db.statements import STATEMENTS, Statement
 from app.db.tables import utc_now
 from app.errors import PreconditionFailed
@@ -71,6 +77,36 @@ Expected = Preconditions | None
 """What a write requires of its row, or None: an unconditional write."""
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What `update_row` sets, what it requires of the row, and what else it runs."""
+
+    values: Mapping[str, Any]
+    expected: "Expected" = None
+    also: Sequence["Also"] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Also:
+    """A statement run in a write's transaction. Its params come from the row as it was
+    before the write (None unless the write locked it first: `delete_row` with steps
+    `first`, `update_row` with `lock`) and as the write left it (None for steps `first`);
+    params of None skip it."""
+
+    statement: Statement
+    params: Callable[[Row | None, Row | None], Params | None]
+    first: bool = False  # before the write (after the lock), not after it
+    sees_before: bool = False  # needs the row as it was: the write locks it first
+
+    def step(self, locked: bool, write_at: int) -> Step:
+        def params(results: Sequence[Any]) -> Params | None:
+            before = results[0] if locked else None
+            after = results[write_at] if len(results) > write_at else None
+            return self.params(before, after)
+
+        return Step.count(self.statement, params)
+
+
 async def get_row(database: Database, resource: Resource, row_id: int) -> Row:
     """The row's stored columns, or the resource's NotFound."""
     row = await database.fetch_one(_statements(resource).by_id, {"row_id": row_id})
@@ -79,7 +115,9 @@ async def get_row(database: Database, resource: Resource, row_id: int) -> Row:
     return row
 
 
-async def create_row(database: Database, resource: Resource, values: Mapping[str, Any]) -> Row:
+async def create_row(
+    database: Database, resource: Resource, values: Mapping[str, Any], also: Sequence[Also] = ()
+) -> Row:
     """Insert a row at version 1 with `values`; its stored columns as inserted."""
     now = utc_now()
     statement = STATEMENTS.get(
@@ -87,48 +125,64 @@ async def create_row(database: Database, resource: Resource, values: Mapping[str
     )
     params = {f"set_{name}": value for name, value in values.items()}
     params |= {"set_created_at": now, "set_updated_at": now}
-    row = await database.write_returning(statement, params)
+    row: Row | None
+    if also:
+        steps = [Step.row(statement, params), *(each.step(False, 0) for each in also)]
+        row = (await database.transaction(steps))[0]
+    else:
+        row = await database.write_returning(statement, params)
     assert row is not None  # noqa: S101  # an INSERT ... RETURNING returns its row
     return row
 
 
-async def update_row(
-    database: Database,
-    resource: Resource,
-    row_id: int,
-    values: Mapping[str, Any],
-    expected: Expected = None,
-) -> Row:
-    """Set `values` on the row; an empty change changes nothing, `updated_at` and the
-    version included (its precondition is still checked)."""
+async def update_row(database: Database, resource: Resource, row_id: int, change: Change) -> Row:
+    """Set the change's values on the row; an empty change changes nothing, `updated_at`
+    and the version included (its precondition is still checked), and runs no `also`
+    step."""
+    expected = change.expected
     await _refuse_never_met(database, resource, row_id, expected)
-    if not values:
+    if not change.values:
         return _unchanged(resource, await get_row(database, resource, row_id), expected)
     shape = expected.shape() if expected else None
-    fields = frozenset(values)
+    fields = frozenset(change.values)
     statement = STATEMENTS.get(
         (resource.name, "update", fields, shape), lambda: _update(resource, fields, shape)
     )
     params: dict[str, Any] = {"row_id": row_id, "set_updated_at": utc_now()}
-    params |= {f"set_{field}": value for field, value in values.items()}
+    params |= {f"set_{field}": value for field, value in change.values.items()}
     params |= expected.params() if expected else {}
-    row = await database.update_returning(statement, _statements(resource).by_id, params)
+    reread = _statements(resource).by_id
+    if change.also:
+        write = Step.updated(statement, reread, params, required=True)
+        row = await _transaction(database, resource, row_id, write, change.also)
+    else:
+        row = await database.update_returning(statement, reread, params)
     if row is None:
         raise await _missing_or_changed(database, resource, row_id)
     return row
 
 
 async def delete_row(
-    database: Database, resource: Resource, row_id: int, expected: Expected = None
-) -> None:
+    database: Database,
+    resource: Resource,
+    row_id: int,
+    expected: Expected = None,
+    also: Sequence[Also] = (),
+) -> Row | None:
+    """Delete the row; with `also` steps, the row as it was, else None."""
     await _refuse_never_met(database, resource, row_id, expected)
     shape = expected.shape() if expected else None
     statement = STATEMENTS.get((resource.name, "delete", shape), lambda: _delete(resource, shape))
     params = {"row_id": row_id} | (expected.params() if expected else {})
-    if await database.write(statement, params) == 0:
-        if expected is None:
-            raise resource.not_found()
-        raise await _missing_or_changed(database, resource, row_id)
+    if not also:
+        if await database.write(statement, params) == 0:
+            raise await _not_deleted(database, resource, row_id, expected)
+        return None
+    write = Step.row(statement.returning(_statements(resource).by_id), params, required=True)
+    row = await _transaction(database, resource, row_id, write, also)
+    if row is None:
+        raise await _not_deleted(database, resource, row_id, expected)
+    return row
 
 
 def version_of(row: Row) -> int:
@@ -167,6 +221,36 @@ async def _refuse_never_met(
         raise await _missing_or_changed(database, resource, row_id)
 
 
+async def _transaction(
+    database: Database, resource: Resource, row_id: int, write: Step, also: Sequence[Also]
+) -> Row | None:
+    """`write` with its `also` steps in one transaction, the row locked first if a step
+    runs first or needs it as it was; the row `write` returned, or None if it matched no
+    row (nothing was kept)."""
+    lock = any(each.first or each.sees_before for each in also)
+    first = [each for each in also if each.first]
+    write_at = int(lock) + len(first)
+    steps = [Step.row(_statements(resource).locked, {"row_id": row_id}, required=True)]
+    steps = steps[: int(lock)] + [each.step(lock, write_at) for each in first]
+    steps += [write, *(each.step(lock, write_at) for each in also if not each.first)]
+    try:
+        results = await database.transaction(steps)
+    except StepMissed as missed:
+        if lock and missed.step == 0:
+            raise resource.not_found() from None
+        return None
+    row: Row = results[write_at]
+    return row
+
+
+async def _not_deleted(
+    database: Database, resource: Resource, row_id: int, expected: Expected
+) -> Exception:
+    if expected is None:
+        return resource.not_found()
+    return await _missing_or_changed(database, resource, row_id)
+
+
 def _unchanged(resource: Resource, row: Row, expected: Expected) -> Row:
     if expected is not None and not expected.hold_for(
         version_of(row), updated_at_of(resource, row)
@@ -189,7 +273,10 @@ async def _missing_or_changed(database: Database, resource: Resource, row_id: in
 
 class _Fixed:
     def __init__(self, resource: Resource) -> None:
-        self.by_id = Statement(select(*resource.stored).where(_is_row(resource)))
+        by_id = select(*resource.stored).where(_is_row(resource))
+        self.by_id = Statement(by_id)
+        # FOR UPDATE where the database has row locks; SQLite's one writer needs none.
+        self.locked = Statement(by_id.with_for_update())
 
 
 @cache
