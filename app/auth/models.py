@@ -10,28 +10,25 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
-from sqlalchemy import BigInteger, Integer
 from sqlmodel import Field, SQLModel
 
-from app.db.tables import UTCDateTime
+from app.db.tables import ID_TYPE, UTCDateTime
 from app.http.responses import ANSWER_CONFIG
 
 TOKEN_HASH_LENGTH = 64  # SHA-256, in hex
 FAMILY_LENGTH = 32  # 16 random bytes, in hex
 REFRESH_TOKEN_MAX_LENGTH = 200  # what a client may send; ours are 43 characters
 
-_ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
-
 
 class RefreshToken(SQLModel, table=True):
     __tablename__ = "refresh_token"
     __table_args__ = ({"sqlite_autoincrement": True},)
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=_ID_TYPE)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID_TYPE)
     token_hash: str = Field(max_length=TOKEN_HASH_LENGTH, unique=True)
     family: str = Field(max_length=FAMILY_LENGTH, index=True)
     # A deleted user's tokens go with it.
-    user_id: int = Field(sa_type=_ID_TYPE, foreign_key="user.id", ondelete="CASCADE", index=True)
+    user_id: int = Field(sa_type=ID_TYPE, foreign_key="user.id", ondelete="CASCADE", index=True)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

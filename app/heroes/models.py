@@ -93,7 +93,7 @@ class Hero(HeroBase, table=True):
     # Under WRITE_POLICY=owner only they (or an admin) may change it; a deleted user's
     # heroes are left to the admins (migration 0007).
     owner_id: int | None = Field(
-        default=None, sa_type=_HERO_ID_TYPE, foreign_key="user.id", ondelete="SET NULL", index=True
+        default=None, sa_type=ID_TYPE, foreign_key="user.id", ondelete="SET NULL", index=True
     )
 
 

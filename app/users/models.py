@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import ConfigDict, StringConstraints
-from sqlalchemy import BigInteger, Integer, String, func, text
+from sqlalchemy import String, func, text
 from sqlalchemy.dialects import mysql
 from sqlmodel import Field, SQLModel
 
-from app.db.tables import UTCDateTime, utc_now
+from app.db.tables import ID_TYPE, UTCDateTime, utc_now
 from app.http.responses import ANSWER_CONFIG
 
 USERNAME_MIN_LENGTH = 3
@@ -23,7 +23,6 @@ USERNAME_MAX_LENGTH = 64
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 1024
 PASSWORD_HASH_MAX_LENGTH = 255
-USER_ID_MAX = 2**63 - 1
 # ASCII letters and digits and `.`, `_`, `-`, `@`, `+`: case folds the same way in Python
 # and in every database, and a name can be typed into a URL, a shell and a form alike.
 USERNAME_PATTERN = r"^[A-Za-z0-9._@+-]+$"
@@ -51,7 +50,6 @@ _USERNAME_TYPE = String(USERNAME_MAX_LENGTH).with_variant(
     "mysql",
     "mariadb",
 )
-_USER_ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def username_key(username: str) -> str:
@@ -70,7 +68,7 @@ class User(SQLModel, table=True):
         },
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=_USER_ID_TYPE)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID_TYPE)
     username: str = Field(sa_type=_USERNAME_TYPE)
     username_key: str = Field(sa_type=_USERNAME_TYPE, unique=True)
     password_hash: str = Field(max_length=PASSWORD_HASH_MAX_LENGTH)
