@@ -40,6 +40,12 @@ class Forbidden(Exception):
     detail: ClassVar[str] = "Forbidden"
 
 
+class NotOwner(Forbidden):
+    """WRITE_POLICY=owner: the row is neither the user's nor are they an admin."""
+
+    detail = "Only the owner or an admin may change or delete this"
+
+
 class Conflict(Exception):
     """The write would break a rule the database keeps (a unique name). Each kind names
     itself."""

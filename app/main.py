@@ -11,6 +11,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 
 from anyio import to_thread
 from fastapi import FastAPI
@@ -19,6 +20,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute
 
+from app.auth import openapi as auth_openapi
+from app.auth.passwords import Passwords
+from app.auth.policy import Access
+from app.auth.router import router as auth_router
+from app.auth.throttle import SignInThrottle
+from app.auth.tokens import AccessTokens
 from app.config import Settings, SettingsError, load_settings
 from app.db import Database, backend_for
 from app.db.schema import prepare_database
@@ -49,6 +56,8 @@ from app.observability import metrics
 from app.observability.logs import configure_logging, masked_url
 from app.observability.middleware import ObserveRequests
 from app.observability.router import router as metrics_router
+from app.users import openapi as users_openapi
+from app.users.router import router as users_router
 
 __all__ = ["create_app", "get_session"]
 
@@ -63,6 +72,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # connections would only queue inside the pool.
     to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
     logger.info("starting", extra={"fields": _startup_fields(settings)})
+    if settings.jwt_secret is None:
+        logger.warning(
+            "JWT_SECRET is unset: access tokens are signed with the published development "
+            "key, which protects nothing; set JWT_SECRET anywhere else"
+        )
     await run_in_threadpool(prepare_database, app.state.engine, migrate=settings.migrate_on_start)
     _freeze_startup_objects()
     database: Database = app.state.database
@@ -76,6 +90,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limiter: Limiter | None = getattr(app.state, "rate_limiter", None)
         if limiter is not None:
             await limiter.close()
+        access: Access = app.state.access
+        await access.throttle.close()
         await database.aclose()
         app.state.engine.dispose()
         gc.unfreeze()  # an app started again in this process (tests) freezes anew
@@ -112,7 +128,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level)
     app = FastAPIOffline(
         **api_info(),
-        openapi_tags=[heroes_openapi.TAG, health_openapi.TAG],
+        openapi_tags=[
+            heroes_openapi.TAG,
+            users_openapi.TAG,
+            auth_openapi.TAG,
+            health_openapi.TAG,
+        ],
         generate_unique_id_function=operation_id,
         docs_url=DOCS_URL,
         redoc_url=REDOC_URL,
@@ -132,16 +153,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         require_if_match=settings.require_if_match,
         cursor_secret=secret.get_secret_value() if secret is not None else None,
     )
+    app.state.access = _access(settings)
     app.dependency_overrides = DependencyOverrides()
     _add_production_middleware(app, settings)
     install_error_handlers(app)
     app.include_router(heroes_router)
+    app.include_router(users_router)
+    app.include_router(auth_router)
     app.include_router(health_router)
     app.include_router(metrics_router)
     _docs_last(app)
     revalidate_assets(app)
+    auth_openapi.declare_security(app)
     app.add_middleware(OneLineStartupFailure)
     return app
+
+
+def _access(settings: Settings) -> Access:
+    """Who may read and write, and what checks and issues their credentials."""
+    header = settings.rate_limit_client_header
+    return Access(
+        write_policy=settings.write_policy,
+        read_policy=settings.read_policy,
+        signup=settings.signup,
+        tokens=AccessTokens(
+            settings.signing_key, timedelta(minutes=settings.access_token_minutes)
+        ),
+        passwords=Passwords(),
+        throttle=SignInThrottle.create(
+            settings.sign_in_attempts,
+            settings.sign_in_window_minutes,
+            settings.redis_url,
+            settings.redis_key_prefix,
+            settings.redis_timeout,
+        ),
+        refresh_days=settings.refresh_token_days,
+        client_header=header.encode("latin-1") if header else None,
+    )
 
 
 def _docs_last(app: FastAPI) -> None:

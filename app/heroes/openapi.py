@@ -5,8 +5,10 @@ from typing import Annotated, Any
 
 from fastapi import Path
 
+from app.auth.errors import TokenRefused
+from app.auth.openapi import SIGNED_IN_IF_POLICY
 from app.db import DatabaseUnavailable
-from app.errors import PreconditionFailed, PreconditionRequired
+from app.errors import NotOwner, PreconditionFailed, PreconditionRequired
 from app.heroes.errors import HeroNotFound, InvalidHeroChanges, InvalidHeroId, InvalidPage
 from app.heroes.models import HERO_ID_MAX
 from app.heroes.resource import HEROES_LIST, READ_PARAMETERS
@@ -38,8 +40,11 @@ HeroId = Annotated[
 _HEADERS = row_headers("hero")
 _LOCATION = {"Location": {"description": "The new hero's URL.", "schema": {"type": "string"}}}
 _CONDITIONS = conditional_headers("hero")
-_WRITE_CONDITIONS = declared_headers(
-    _CONDITIONS.if_match, _CONDITIONS.if_none_match_write, _CONDITIONS.if_unmodified_since
+_WRITE_CONDITIONS = (
+    declared_headers(
+        _CONDITIONS.if_match, _CONDITIONS.if_none_match_write, _CONDITIONS.if_unmodified_since
+    )
+    | SIGNED_IN_IF_POLICY
 )
 
 ROUTER: dict[str, Any] = {"responses": declare(DatabaseUnavailable)}
@@ -47,14 +52,15 @@ ROUTER: dict[str, Any] = {"responses": declare(DatabaseUnavailable)}
 CREATE: dict[str, Any] = {
     "responses": {
         200: {"headers": _HEADERS | _LOCATION},
-        **declare(MalformedBody, RequestTimedOut, BodyTooLarge, InvalidInput),
+        **declare(TokenRefused, MalformedBody, RequestTimedOut, BodyTooLarge, InvalidInput),
     },
     "summary": "Create a hero",
+    "openapi_extra": SIGNED_IN_IF_POLICY,
 }
 LIST: dict[str, Any] = {
-    "responses": declare(InvalidPage),
+    "responses": declare(TokenRefused, InvalidPage),
     "summary": "List heroes",
-    "openapi_extra": HEROES_LIST.openapi,
+    "openapi_extra": HEROES_LIST.openapi | SIGNED_IN_IF_POLICY,
 }
 READ: dict[str, Any] = {
     "responses": {
@@ -63,17 +69,20 @@ READ: dict[str, Any] = {
             "description": "Not Modified: the copy the client names is current (no body)",
             "headers": _HEADERS,
         },
-        **declare(HeroNotFound, InvalidHeroId),
+        **declare(TokenRefused, HeroNotFound, InvalidHeroId),
     },
     "summary": "Read a hero",
     "openapi_extra": declared_headers(
         _CONDITIONS.if_none_match, _CONDITIONS.if_modified_since, query=READ_PARAMETERS
-    ),
+    )
+    | SIGNED_IN_IF_POLICY,
 }
 UPDATE: dict[str, Any] = {
     "responses": {
         200: {"headers": _HEADERS},
         **declare(
+            TokenRefused,
+            NotOwner,
             HeroNotFound,
             MalformedBody,
             RequestTimedOut,
@@ -89,7 +98,14 @@ UPDATE: dict[str, Any] = {
 DELETE: dict[str, Any] = {
     "responses": {
         200: {"content": {"application/json": {"example": {"ok": True}}}},
-        **declare(HeroNotFound, PreconditionFailed, InvalidHeroId, PreconditionRequired),
+        **declare(
+            TokenRefused,
+            NotOwner,
+            HeroNotFound,
+            PreconditionFailed,
+            InvalidHeroId,
+            PreconditionRequired,
+        ),
     },
     "summary": "Delete a hero",
     "openapi_extra": _WRITE_CONDITIONS,

@@ -125,6 +125,7 @@ HEROES = Resource(
     fields=(ExtraFields, Field(None)),
     extra_fields=TIMESTAMP_FIELDS,
     version_max=VERSION_MAX,
+    owner=column(Hero.owner_id),
 )
 
 HEROES_LIST = ListParameters(HEROES)

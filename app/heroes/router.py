@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
+from app.auth.policy import ReadAllowed, WriterDep
 from app.heroes import openapi, service
 from app.heroes.models import HeroCreate, HeroPublic, HeroUpdate
 from app.heroes.openapi import HeroId
@@ -18,6 +19,7 @@ from app.http.json_body import StrictJSONRoute
 from app.http.responses import ANSWER_CONFIG, FastJSONResponse
 from app.kit.listing.links import page_response
 from app.kit.listing.parameters import ListRequest
+from app.kit.rows import owned_by
 from app.kit.validators import is_current, not_modified, write_preconditions
 
 router = APIRouter(
@@ -34,7 +36,7 @@ class Deleted(BaseModel):
 
 @router.post("/", response_model=HeroPublic, **openapi.CREATE)
 async def create_hero(
-    hero: HeroCreate, database: DatabaseDep, request: Request
+    hero: HeroCreate, database: DatabaseDep, writer: WriterDep, request: Request
 ) -> FastJSONResponse:
     """Create a hero and answer it with its new id, its `ETag`, `Last-Modified`, and its
     URL in `Location`. The status is 200, as the tutorial's clients expect.
@@ -42,12 +44,12 @@ async def create_hero(
     Any `id` in the body, and any unknown field, is ignored: the service assigns the id.
     `secret_name` is stored and never returned.
     """
-    created = await service.create_hero(database, hero)
+    created = await service.create_hero(database, hero, owner_id=writer.user_id)
     location = str(request.url_for("read_hero", hero_id=created.id))
     return hero_response(created, location=location)
 
 
-@router.get("/", response_model=list[HeroPublic], **openapi.LIST)
+@router.get("/", response_model=list[HeroPublic], dependencies=[ReadAllowed], **openapi.LIST)
 async def list_heroes(listing: HeroesPage, database: DatabaseDep) -> FastJSONResponse:
     """Heroes that match every filter given, in the order `sort` asks (default: `id`), a
     page at a time: by `offset`, or by the cursors of the `Link` header's `next` and
@@ -61,7 +63,7 @@ async def list_heroes(listing: HeroesPage, database: DatabaseDep) -> FastJSONRes
     return page_response(listing, page, HEROES.key_places, list_body(listing.query.extra))
 
 
-@router.get("/{hero_id}", response_model=HeroPublic, **openapi.READ)
+@router.get("/{hero_id}", response_model=HeroPublic, dependencies=[ReadAllowed], **openapi.READ)
 async def read_hero(hero_id: HeroId, database: DatabaseDep, request: Request) -> Response:
     """The hero with this id, or 404 if there is none, with its `ETag` and `Last-Modified`;
     `fields` adds the timestamps to the body. 304 without a body when `If-None-Match`
@@ -75,11 +77,12 @@ async def read_hero(hero_id: HeroId, database: DatabaseDep, request: Request) ->
 
 
 @router.patch("/{hero_id}", response_model=HeroPublic, **openapi.UPDATE)
-async def update_hero(
+async def update_hero(  # noqa: PLR0913, PLR0917  # FastAPI hands a route its inputs so
     hero_id: HeroId,
     changes: HeroUpdate,
     database: DatabaseDep,
     options: OptionsDep,
+    writer: WriterDep,
     request: Request,
 ) -> FastJSONResponse:
     """Change only the fields sent: `{"age": null}` clears the age, `{}` changes nothing.
@@ -91,17 +94,22 @@ async def update_hero(
     expected = write_preconditions(
         request, hero_id, required=options.require_if_match, version_max=HEROES.version_max
     )
+    expected = owned_by(expected, writer.owner)
     return hero_response(await service.update_hero(database, hero_id, changes, expected))
 
 
 @router.delete("/{hero_id}", **openapi.DELETE)
 async def delete_hero(
-    hero_id: HeroId, database: DatabaseDep, options: OptionsDep, request: Request
+    hero_id: HeroId,
+    database: DatabaseDep,
+    options: OptionsDep,
+    writer: WriterDep,
+    request: Request,
 ) -> Deleted:
     """Delete the hero with this id for good; 404 if there is none. With `If-Match`, only
     if the hero still has that ETag (else 412 with the current one)."""
     expected = write_preconditions(
         request, hero_id, required=options.require_if_match, version_max=HEROES.version_max
     )
-    await service.delete_hero(database, hero_id, expected)
+    await service.delete_hero(database, hero_id, owned_by(expected, writer.owner))
     return Deleted()

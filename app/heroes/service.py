@@ -15,8 +15,13 @@ from app.kit.listing.query import ListQuery
 from app.kit.rows import Expected
 
 
-async def create_hero(database: Database, data: HeroCreate) -> StoredHero:
+async def create_hero(
+    database: Database, data: HeroCreate, owner_id: int | None = None
+) -> StoredHero:
+    """`owner_id`: the signed-in user creating it, if any."""
     values = data.model_dump(include={"name", "secret_name", "age"})
+    if owner_id is not None:
+        values["owner_id"] = owner_id
     return StoredHero(*await rows.create_row(database, HEROES, values))
 
 

@@ -45,9 +45,12 @@ def window_of(rate: float, burst: int) -> RateLimitItem:
     return RateLimitItemPerSecond(max(burst, round(rate * seconds)), seconds)
 
 
-async def seconds_to_wait(limiter: RateLimiter, item: RateLimitItem, client: str) -> float | None:
-    """None when the client may go ahead, else the seconds to the library's reset time."""
-    if await limiter.hit(item, client):
+async def seconds_to_wait(
+    limiter: RateLimiter, item: RateLimitItem, client: str, *, count: bool = True
+) -> float | None:
+    """None when the client may go ahead, else the seconds to the library's reset time;
+    with `count` False, without counting this request."""
+    if await (limiter.hit if count else limiter.test)(item, client):
         return None
     stats = await limiter.get_window_stats(item, client)
     return stats.reset_time - time.time()
@@ -63,8 +66,8 @@ class LocalWindows:
         self.storage = BoundedMemoryStorage(max_keys)
         self.limiter = SlidingWindowCounterRateLimiter(self.storage)
 
-    async def wait(self, client: str) -> float | None:
-        return await seconds_to_wait(self.limiter, self.item, client)
+    async def wait(self, client: str, *, count: bool = True) -> float | None:
+        return await seconds_to_wait(self.limiter, self.item, client, count=count)
 
 
 class Limiter:
@@ -87,15 +90,16 @@ class Limiter:
         self.retry_after = retry_after
         self._down_until: float | None = None
 
-    async def acquire(self, client: str) -> float | None:
-        """None when the client may go ahead, else the seconds until it may."""
+    async def acquire(self, client: str, *, count: bool = True) -> float | None:
+        """None when the client may go ahead, else the seconds until it may; with `count`
+        False, a look that spends nothing (counting only what fails, say)."""
         if self.shared is None or self._resting():
-            return await self.local.wait(client)
+            return await self.local.wait(client, count=count)
         try:
-            wait = await seconds_to_wait(self.shared, self.local.item, client)
+            wait = await seconds_to_wait(self.shared, self.local.item, client, count=count)
         except StorageError as error:
             self._went_away(error.storage_error)
-            return await self.local.wait(client)
+            return await self.local.wait(client, count=count)
         if self._down_until is not None:
             self._down_until = None
             logger.warning("rate limit: Redis is back; limits are shared again")
@@ -120,7 +124,14 @@ class Limiter:
 def create_limiter(
     rate: float, burst: int, redis_url: str | None, prefix: str, timeout: float
 ) -> Limiter:
-    local = LocalWindows(window_of(rate, burst))
+    return create_windows(window_of(rate, burst), redis_url, prefix + "ratelimit", timeout)
+
+
+def create_windows(
+    item: RateLimitItem, redis_url: str | None, key_prefix: str, timeout: float
+) -> Limiter:
+    """A Limiter of `item`'s windows, kept in Redis under `key_prefix` when there is one."""
+    local = LocalWindows(item)
     if redis_url is None:
         return Limiter(local)
     # Imported only when asked for: the Redis client costs each worker 5.6 MB.
@@ -133,7 +144,7 @@ def create_limiter(
         "async+" + redis_url,
         wrap_exceptions=True,
         implementation="redispy",  # the `redis` package we have, not a second client
-        key_prefix=prefix + "ratelimit",
+        key_prefix=key_prefix,
         connection_pool=pool,  # type: ignore[arg-type]  # passed on to redis.asyncio.Redis
     )
     return Limiter(local, SlidingWindowCounterRateLimiter(storage), pool.aclose)
@@ -168,15 +179,21 @@ class RateLimitMiddleware:
         await response(scope, receive, send)
 
     def _client(self, scope: Scope) -> str:
-        if self.client_header is not None:
-            lines = [value for name, value in scope["headers"] if name == self.client_header]
-            # The proxy appends the address it saw, to its own line or the last one: the last
-            # address of all the lines is the only one no client chose.
-            given = b",".join(lines).decode("latin-1").rsplit(",", 1)[-1].strip()
-            if given:
-                return client_key(given)
-        peer = scope.get("client")
-        return client_key(str(peer[0])) if peer else "unknown"
+        return client_of(scope, self.client_header)
+
+
+def client_of(scope: Scope, client_header: bytes | None) -> str:
+    """The key of the client that sent a request: the last address of `client_header`
+    when a proxy sets one (RATE_LIMIT_CLIENT_HEADER, lower-cased), else the peer's."""
+    if client_header is not None:
+        lines = [value for name, value in scope["headers"] if name == client_header]
+        # The proxy appends the address it saw, to its own line or the last one: the last
+        # address of all the lines is the only one no client chose.
+        given = b",".join(lines).decode("latin-1").rsplit(",", 1)[-1].strip()
+        if given:
+            return client_key(given)
+    peer = scope.get("client")
+    return client_key(str(peer[0])) if peer else "unknown"
 
 
 def client_key(address: str) -> str:

@@ -61,6 +61,9 @@ class Resource:
     extra_fields: tuple[str, ...] = ()
     page_size_max: int = 100
     version_max: int = VERSION_MAX
+    owner: ColumnElement[Any] | None = None
+    """The column naming the user who owns a row, if rows have owners (`Preconditions`'
+    `owner`); never among what a row reads."""
     key_places: Mapping[str, int] = field(init=False)
     """Each sort key's place among the columns a page reads."""
     updated_at_place: int = field(init=False)

@@ -19,18 +19,18 @@ column's own name for itself.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, insert, null, select, update
 
 from app.db import Database, Params, Row
 from app.db.database import Step, StepMissed
 from app.db.statements import STATEMENTS, Statement
 from app.db.tables import utc_now
-from app.errors import PreconditionFailed
+from app.errors import NotOwner, PreconditionFailed
 from app.kit.resource import Resource
 
 
@@ -46,6 +46,10 @@ class Preconditions:
     """If-None-Match: `*` (or unreadable): no row that exists will do."""
     changed_before: datetime | None = None
     """If-Unmodified-Since: the row's `updated_at` is earlier than this."""
+    owner: int | None = None
+    """WRITE_POLICY=owner: the row's owner is this user (a row with none will not do).
+    Checked in the write's own statement, as the others: a write that races a change of
+    owner cannot slip through."""
 
     def never_hold(self) -> bool:
         """Whether no row can meet them: no write is tried."""
@@ -60,19 +64,23 @@ class Preconditions:
             and (self.changed_before is None or updated_at < self.changed_before)
         )
 
-    def shape(self) -> tuple[int, int, bool]:
+    def shape(self) -> "Shape":
         """What the statement that checks them looks like: its cache key."""
         versions = version_slots(len(self.versions)) if self.versions else 0
-        return versions, version_slots(len(self.excluded)), self.changed_before is not None
+        excluded = version_slots(len(self.excluded))
+        return versions, excluded, self.changed_before is not None, self.owner is not None
 
     def params(self) -> dict[str, Any]:
         params: dict[str, Any] = _slot_params("expected_version", self.versions or frozenset())
         params |= _slot_params("excluded_version", self.excluded)
         if self.changed_before is not None:
             params["changed_before"] = self.changed_before
+        if self.owner is not None:
+            params["required_owner"] = self.owner
         return params
 
 
+Shape = tuple[int, int, bool, bool]
 Expected = Preconditions | None
 """What a write requires of its row, or None: an unconditional write."""
 
@@ -142,6 +150,7 @@ async def update_row(database: Database, resource: Resource, row_id: int, change
     expected = change.expected
     await _refuse_never_met(database, resource, row_id, expected)
     if not change.values:
+        await _refuse_not_owned(database, resource, row_id, expected)
         return _unchanged(resource, await get_row(database, resource, row_id), expected)
     shape = expected.shape() if expected else None
     fields = frozenset(change.values)
@@ -158,7 +167,7 @@ async def update_row(database: Database, resource: Resource, row_id: int, change
     else:
         row = await database.update_returning(statement, reread, params)
     if row is None:
-        raise await _missing_or_changed(database, resource, row_id)
+        raise await _missing_or_changed(database, resource, row_id, expected)
     return row
 
 
@@ -218,7 +227,7 @@ async def _refuse_never_met(
     """An If-Match that names no version of this row, or `If-None-Match: *`, can never be
     met by a row that exists: no write is tried."""
     if expected is not None and expected.never_hold():
-        raise await _missing_or_changed(database, resource, row_id)
+        raise await _missing_or_changed(database, resource, row_id, expected)
 
 
 async def _transaction(
@@ -248,7 +257,7 @@ async def _not_deleted(
 ) -> Exception:
     if expected is None:
         return resource.not_found()
-    return await _missing_or_changed(database, resource, row_id)
+    return await _missing_or_changed(database, resource, row_id, expected)
 
 
 def _unchanged(resource: Resource, row: Row, expected: Expected) -> Row:
@@ -259,13 +268,28 @@ def _unchanged(resource: Resource, row: Row, expected: Expected) -> Row:
     return row
 
 
-async def _missing_or_changed(database: Database, resource: Resource, row_id: int) -> Exception:
+async def _missing_or_changed(
+    database: Database, resource: Resource, row_id: int, expected: Expected = None
+) -> Exception:
     """Why a conditional write matched no row: the row is gone (NotFound, which comes
-    first: preconditions only decide between success and 412), or it has another version."""
-    row = await database.fetch_one(_statements(resource).by_id, {"row_id": row_id})
+    first: preconditions only decide between success and 412), it is not the user's
+    (NotOwner: a write they may not make at all), or it has another version."""
+    row = await database.fetch_one(_statements(resource).owner_and_version, {"row_id": row_id})
     if row is None:
         return resource.not_found()
-    return PreconditionFailed(row_id, version_of(row))
+    if expected is not None and expected.owner is not None and row[0] != expected.owner:
+        return NotOwner()
+    return PreconditionFailed(row_id, row[1])
+
+
+async def _refuse_not_owned(
+    database: Database, resource: Resource, row_id: int, expected: Expected
+) -> None:
+    """An empty change writes nothing: its owner is checked by a read."""
+    if expected is not None and expected.owner is not None:
+        refusal = await _missing_or_changed(database, resource, row_id, expected)
+        if not isinstance(refusal, PreconditionFailed):
+            raise refusal
 
 
 # --- statements --------------------------------------------------------------------------
@@ -277,6 +301,10 @@ class _Fixed:
         self.by_id = Statement(by_id)
         # FOR UPDATE where the database has row locks; SQLite's one writer needs none.
         self.locked = Statement(by_id.with_for_update())
+        owner = resource.owner if resource.owner is not None else null()
+        self.owner_and_version = Statement(
+            select(owner, resource.version).where(_is_row(resource))
+        )
 
 
 @cache
@@ -288,9 +316,9 @@ def _is_row(resource: Resource) -> ColumnElement[bool]:
     return resource.id == bindparam("row_id")
 
 
-def _meets(resource: Resource, shape: tuple[int, int, bool]) -> ColumnElement[bool]:
+def _meets(resource: Resource, shape: Shape) -> ColumnElement[bool]:
     """The preconditions of this shape as the WHERE clause of the write they guard."""
-    versions, excluded, changed_before = shape
+    versions, excluded, changed_before, owned = shape
     conditions = [_is_row(resource)]
     if versions:
         conditions.append(resource.version.in_(_slots("expected_version", versions)))
@@ -298,6 +326,8 @@ def _meets(resource: Resource, shape: tuple[int, int, bool]) -> ColumnElement[bo
         conditions.append(resource.version.not_in(_slots("excluded_version", excluded)))
     if changed_before:
         conditions.append(resource.updated_at < bindparam("changed_before"))
+    if owned and resource.owner is not None:
+        conditions.append(resource.owner == bindparam("required_owner"))
     return and_(*conditions)
 
 
@@ -315,9 +345,7 @@ def _insert(resource: Resource, fields: tuple[str, ...]) -> Any:
     return insert(resource.table).values(values).returning(*resource.stored)
 
 
-def _update(
-    resource: Resource, fields: frozenset[str], shape: tuple[int, int, bool] | None
-) -> Any:
+def _update(resource: Resource, fields: frozenset[str], shape: Shape | None) -> Any:
     """The UPDATE that sets exactly `fields`, moves `updated_at` and bumps the version;
     with a `shape`, only if the row meets those preconditions (compare and set in one
     statement)."""
@@ -328,6 +356,13 @@ def _update(
     return update(resource.table).where(where).values(values)
 
 
-def _delete(resource: Resource, shape: tuple[int, int, bool] | None) -> Any:
+def _delete(resource: Resource, shape: Shape | None) -> Any:
     where = _meets(resource, shape) if shape else _is_row(resource)
     return delete(resource.table).where(where)
+
+
+def owned_by(expected: Expected, owner: int | None) -> Expected:
+    """`expected`, and also: the row is `owner`'s (None: whoever's it is)."""
+    if owner is None:
+        return expected
+    return replace(expected or Preconditions(), owner=owner)

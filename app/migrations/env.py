@@ -9,8 +9,8 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 # Each registers its tables on the metadata.
-import app.auth.models  # noqa: F401
-import app.heroes.models  # noqa: F401
+import app.auth.models
+import app.heroes.models
 import app.users.models  # noqa: F401
 from app.config import load_settings
 from app.db.backends import create_db_engine

@@ -101,10 +101,14 @@ def add_owner(table: str) -> None:
     if op.get_bind().dialect.name == "sqlite":
         with _rebuilt(table) as batch:
             batch.add_column(sa.Column("owner_id", _id_type(), nullable=True))
-            batch.create_foreign_key(foreign_key, "user", ["owner_id"], ["id"], ondelete="SET NULL")
+            batch.create_foreign_key(
+                foreign_key, "user", ["owner_id"], ["id"], ondelete="SET NULL"
+            )
     else:
         op.add_column(table, sa.Column("owner_id", _id_type(), nullable=True))
-        op.create_foreign_key(foreign_key, table, "user", ["owner_id"], ["id"], ondelete="SET NULL")
+        op.create_foreign_key(
+            foreign_key, table, "user", ["owner_id"], ["id"], ondelete="SET NULL"
+        )
     op.create_index(f"ix_{table}_owner_id", table, ["owner_id"])
 
 

@@ -1,0 +1,86 @@
+"""Access tokens (JWTs) and refresh tokens (random strings, stored hashed).
+
+An access token is a JWT signed with HS256 and nothing else: decoding names that one
+algorithm, so a token that says `none`, or RS256 with the key as a "public key", is
+refused. It carries `sub` (the user's id), `iat`, `exp` and `jti`, and every claim is
+required. It says nothing of the user's rights: those are read with the user's row on each
+request (app/auth/policy.py), so that a deactivated or deleted user's tokens stop at once.
+
+A refresh token is 32 random bytes; only its SHA-256 is stored (app/auth/models.py).
+"""
+
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from app.auth.errors import TokenRefused
+
+ALGORITHM = "HS256"
+ACCESS_TOKEN_MAX_LENGTH = 1024  # ours are about 200 characters; longer is refused unread
+_CLAIMS = ("sub", "exp", "iat", "jti")
+
+
+def utc_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTokens:
+    """Issues and reads access tokens; `clock` is what tests move instead of sleeping."""
+
+    key: str
+    lifetime: timedelta
+    clock: Callable[[], datetime] = utc_clock
+
+    def issue(self, user_id: int) -> str:
+        now = self.clock()
+        claims = {
+            "sub": str(user_id),
+            "iat": int(now.timestamp()),
+            "exp": int((now + self.lifetime).timestamp()),
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self.key, algorithm=ALGORITHM)
+
+    def user_of(self, token: str) -> int:
+        """The id of the user a token was issued to, or TokenRefused."""
+        if len(token) > ACCESS_TOKEN_MAX_LENGTH:
+            raise TokenRefused()
+        try:
+            claims = jwt.decode(
+                token,
+                self.key,
+                algorithms=[ALGORITHM],
+                options={"require": list(_CLAIMS), "verify_exp": False, "verify_iat": False},
+            )
+        except jwt.InvalidTokenError:
+            raise TokenRefused() from None
+        return self._checked_user(claims)
+
+    def _checked_user(self, claims: dict[str, object]) -> int:
+        """Expiry checked against `clock` (pyjwt's own check reads the system clock)."""
+        expires, subject = claims["exp"], claims["sub"]
+        if not isinstance(expires, int) or expires <= self.clock().timestamp():
+            raise TokenRefused()
+        if not isinstance(subject, str) or not re.fullmatch(r"[1-9][0-9]{0,18}", subject):
+            raise TokenRefused()
+        return int(subject)
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_family() -> str:
+    return secrets.token_hex(16)
+
+
+def refresh_token_hash(token: str) -> str:
+    """What the table keeps of a refresh token: enough to find it, not to use it."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
