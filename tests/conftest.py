@@ -11,8 +11,8 @@ started the one way tests/service_process.py starts it for the tests and the ben
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -169,6 +169,24 @@ def clean_db(engine: Engine) -> Engine:
 @pytest.fixture
 def client(running_client: TestClient, clean_db: Engine) -> TestClient:
     return running_client
+
+
+ServiceWith = Callable[..., TestClient]
+
+
+@pytest.fixture
+def service_with(settings: Settings, clean_db: Engine) -> Iterator[ServiceWith]:
+    """Start the service on the test's backend with other settings (WRITE_POLICY=owner,
+    say): `service_with(write_policy="owner")` is its running client."""
+    with ExitStack() as started:
+
+        def start(**overrides: object) -> TestClient:
+            changed = load_settings(
+                database_url=settings.database_url, environment="test", **overrides
+            )
+            return started.enter_context(TestClient(create_app(changed)))
+
+        yield start
 
 
 @pytest.fixture

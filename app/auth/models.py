@@ -7,9 +7,11 @@ SHA-256, so that a copy of the database signs no one in. Tokens of one sign-in f
 """
 
 from datetime import datetime
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
+from sqlalchemy import Table
 from sqlmodel import Field, SQLModel
 
 from app.db.tables import ID_TYPE, UTCDateTime
@@ -31,6 +33,11 @@ class RefreshToken(SQLModel, table=True):
     user_id: int = Field(sa_type=ID_TYPE, foreign_key="user.id", ondelete="CASCADE", index=True)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+REFRESH_TOKENS = cast(Table, RefreshToken.__table__)  # type: ignore[attr-defined]  # SQLModel's
+"""The table itself, for statements: an INSERT of the model run through a session (as on
+MariaDB) would be the ORM's bulk insert, which counts no rows."""
 
 
 class TokenPair(BaseModel):

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, delete, insert, select, true, update
 
 from app.auth.errors import RefreshRefused, SignInFailed
-from app.auth.models import RefreshToken, TokenPair
+from app.auth.models import REFRESH_TOKENS, RefreshToken, TokenPair
 from app.auth.policy import Access
 from app.auth.tokens import new_family, new_refresh_token, refresh_token_hash
 from app.db import Database
@@ -28,7 +28,7 @@ token_user, token_used_at = column(RefreshToken.user_id), column(RefreshToken.us
 token_expires_at = column(RefreshToken.expires_at)
 
 ADD_TOKEN = Statement(
-    insert(RefreshToken).values(
+    insert(REFRESH_TOKENS).values(
         token_hash=bindparam("set_token_hash"),
         family=bindparam("set_family"),
         user_id=bindparam("set_user_id"),
@@ -36,13 +36,13 @@ ADD_TOKEN = Statement(
     )
 )
 DROP_EXPIRED = Statement(
-    delete(RefreshToken).where(
+    delete(REFRESH_TOKENS).where(
         token_user == bindparam("user_id"), token_expires_at <= bindparam("now")
     )
 )
 _active_users = select(column(User.id)).where(column(User.is_active) == true())
 USE_TOKEN = Statement(
-    update(RefreshToken)
+    update(REFRESH_TOKENS)
     .where(
         token_hash == bindparam("token_hash"),
         token_used_at.is_(None),
@@ -55,7 +55,7 @@ TOKEN = Statement(
     select(token_user, token_family, token_used_at).where(token_hash == bindparam("token_hash"))
 )
 FAMILY = Statement(select(token_family).where(token_hash == bindparam("token_hash")))
-REVOKE_FAMILY = Statement(delete(RefreshToken).where(token_family == bindparam("family")))
+REVOKE_FAMILY = Statement(delete(REFRESH_TOKENS).where(token_family == bindparam("family")))
 
 
 async def sign_in(

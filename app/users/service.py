@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete
 
-from app.auth.models import RefreshToken
+from app.auth.models import REFRESH_TOKENS, RefreshToken
 from app.auth.passwords import Passwords
 from app.db import Database, Params, Row
 from app.db.errors import ConstraintViolation
@@ -27,7 +27,7 @@ from app.users.resource import PASSWORD_HASH, USERS
 
 UNIQUE_USERNAME = "uq_user_username_key"
 REVOKE_REFRESH_TOKENS = Statement(
-    delete(RefreshToken).where(column(RefreshToken.user_id) == bindparam("user_id"))
+    delete(REFRESH_TOKENS).where(column(RefreshToken.user_id) == bindparam("user_id"))
 )
 
 
