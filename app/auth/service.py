@@ -44,7 +44,7 @@ _active_users = select(column(User.id)).where(column(User.is_active) == true())
 USE_TOKEN = Statement(
     update(REFRESH_TOKENS)
     .where(
-        token_hash == bindparam("token_hash"),
+        token_hash == bindparam("presented_hash"),
         token_used_at.is_(None),
         token_expires_at > bindparam("now"),
         token_user.in_(_active_users),
@@ -52,9 +52,9 @@ USE_TOKEN = Statement(
     .values(used_at=bindparam("set_used_at"))
 )
 TOKEN = Statement(
-    select(token_user, token_family, token_used_at).where(token_hash == bindparam("token_hash"))
+    select(token_user, token_family, token_used_at).where(token_hash == bindparam("presented_hash"))
 )
-FAMILY = Statement(select(token_family).where(token_hash == bindparam("token_hash")))
+FAMILY = Statement(select(token_family).where(token_hash == bindparam("presented_hash")))
 REVOKE_FAMILY = Statement(delete(REFRESH_TOKENS).where(token_family == bindparam("family")))
 
 
@@ -82,7 +82,7 @@ async def refresh(database: Database, access: Access, token: str) -> TokenPair:
     now = access.tokens.clock()
     following = new_refresh_token()
     use = Step.updated(
-        USE_TOKEN, TOKEN, {"token_hash": hashed, "now": now, "set_used_at": now}, required=True
+        USE_TOKEN, TOKEN, {"presented_hash": hashed, "now": now, "set_used_at": now}, required=True
     )
     add = Step.count(ADD_TOKEN, lambda results: _next_of(results, following, now, access))
     try:
@@ -95,7 +95,7 @@ async def refresh(database: Database, access: Access, token: str) -> TokenPair:
 
 async def sign_out(database: Database, token: str) -> None:
     """Revoke the refresh token's family (its sign-in); an unknown token changes nothing."""
-    family = Step.row(FAMILY, {"token_hash": refresh_token_hash(token)})
+    family = Step.row(FAMILY, {"presented_hash": refresh_token_hash(token)})
     revoke = Step.count(REVOKE_FAMILY, lambda results: _family_of(results[0]))
     await database.transaction([family, revoke])
 
@@ -133,7 +133,7 @@ def _family_of(row: tuple[object, ...] | None) -> dict[str, object] | None:
 
 async def _revoke_if_reused(database: Database, hashed: str) -> None:
     """A refresh token that was used already, presented again: revoke its family."""
-    row = await database.fetch_one(TOKEN, {"token_hash": hashed})
+    row = await database.fetch_one(TOKEN, {"presented_hash": hashed})
     if row is not None and row[2] is not None:
         await database.write(REVOKE_FAMILY, {"family": row[1]})
 
