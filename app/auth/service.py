@@ -27,6 +27,7 @@ token_hash, token_family = column(RefreshToken.token_hash), column(RefreshToken.
 token_user, token_used_at = column(RefreshToken.user_id), column(RefreshToken.used_at)
 token_expires_at = column(RefreshToken.expires_at)
 
+_PRESENTED = token_hash == bindparam("presented_hash")
 ADD_TOKEN = Statement(
     insert(REFRESH_TOKENS).values(
         token_hash=bindparam("set_token_hash"),
@@ -44,17 +45,15 @@ _active_users = select(column(User.id)).where(column(User.is_active) == true())
 USE_TOKEN = Statement(
     update(REFRESH_TOKENS)
     .where(
-        token_hash == bindparam("presented_hash"),
+        _PRESENTED,
         token_used_at.is_(None),
         token_expires_at > bindparam("now"),
         token_user.in_(_active_users),
     )
     .values(used_at=bindparam("set_used_at"))
 )
-TOKEN = Statement(
-    select(token_user, token_family, token_used_at).where(token_hash == bindparam("presented_hash"))
-)
-FAMILY = Statement(select(token_family).where(token_hash == bindparam("presented_hash")))
+TOKEN = Statement(select(token_user, token_family, token_used_at).where(_PRESENTED))
+FAMILY = Statement(select(token_family).where(_PRESENTED))
 REVOKE_FAMILY = Statement(delete(REFRESH_TOKENS).where(token_family == bindparam("family")))
 
 

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+import httpx2 as httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -28,7 +29,7 @@ def refresh(client: TestClient, token: str) -> dict[str, str]:
 
 def stored_tokens(session: Session) -> int:
     session.rollback()
-    count: int = session.exec(select(func.count()).select_from(RefreshToken)).one()[0]
+    count: int = session.execute(select(func.count()).select_from(RefreshToken)).scalar_one()
     return count
 
 
@@ -84,10 +85,10 @@ def test_an_unknown_user_takes_as_long_as_a_wrong_password(
     make_user(session, "alice")
     timings: dict[str, list[float]] = {"alice": [], "nobody": []}
     for _ in range(7):
-        for name in timings:  # alternating, so that the machine's load falls on both
+        for name, taken in timings.items():  # alternating: the machine's load falls on both
             started = time.perf_counter()
             response = client.post("/auth/token", data={"username": name, "password": "wrong!!!"})
-            timings[name].append(time.perf_counter() - started)
+            taken.append(time.perf_counter() - started)
             assert response.status_code == 401
 
     wrong, unknown = (statistics.median(timings[name]) for name in ("alice", "nobody"))
@@ -164,7 +165,7 @@ def test_two_refreshes_racing_with_one_token_never_both_win(
         assert codes in ([200, 401], [401, 401]), [answer.text for answer in answers]
 
 
-def refresh_response(client: TestClient, token: str):  # type: ignore[no-untyped-def]
+def refresh_response(client: TestClient, token: str) -> httpx.Response:
     return client.post("/auth/refresh", json={"refresh_token": token})
 
 
