@@ -1,10 +1,13 @@
-"""`heroes migrate` and `heroes seed`: managing the database from the shell.
+"""`heroes migrate`, `heroes seed` and `heroes users create`: managing the database from
+the shell.
 
 Each command prints what it did on stdout; a failure is one line on stderr and exit 1.
 """
 
 import argparse
+import getpass
 import random
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -12,11 +15,13 @@ from itertools import islice
 from typing import Any
 
 from alembic.util.exc import CommandError
+from pydantic import ValidationError
 from sqlalchemy import Engine, insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.config import load_settings
 from app.db.backends import create_db_engine
+from app.db.errors import constraint_violation
 from app.db.migrator import downgrade, head_revision, upgrade
 from app.db.schema import (
     SchemaError,
@@ -26,6 +31,8 @@ from app.db.schema import (
 )
 from app.db.tables import utc_now
 from app.heroes.models import AGE_MAX, Hero
+from app.users.models import UserCreate
+from app.users.service import create_user_now
 
 ROWS_PER_STATEMENT = 10_000  # one executemany
 ROWS_PER_TRANSACTION = 100_000
@@ -58,6 +65,19 @@ def add_commands(commands: "argparse._SubParsersAction[Any]") -> None:
     )
     seed.add_argument("count", type=_count, metavar="N", help="how many heroes to add")
     seed.set_defaults(run=_seed)
+    users = commands.add_parser("users", help="manage users (create the first admin)")
+    user_steps = users.add_subparsers(dest="step", required=True, metavar="STEP")
+    create = user_steps.add_parser(
+        "create",
+        help="create a user",
+        description=(
+            "Create a user. The password is asked for twice on a terminal, or read from "
+            "the first line of standard input (echo ... | heroes users create NAME)."
+        ),
+    )
+    create.add_argument("username", metavar="NAME", help="3 to 64 of A-Z a-z 0-9 . _ @ + -")
+    create.add_argument("--admin", action="store_true", help="make the user an admin")
+    create.set_defaults(run=_create_user)
 
 
 def run_command(args: argparse.Namespace) -> None:
@@ -103,6 +123,36 @@ def _current(engine: Engine, _args: argparse.Namespace) -> None:
     current, head = database_revision(engine), head_revision()
     state = "up to date" if current == head else f"the code needs {head}"
     print(f"database schema at {current or 'base'} ({state})")
+
+
+def _create_user(engine: Engine, args: argparse.Namespace) -> None:
+    try:
+        data = UserCreate(username=args.username, password=_read_password())
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            for item in error.errors(include_url=False)
+        )
+        raise CommandFailed(f"invalid user: {problems}") from None
+    prepare_database(engine, migrate=load_settings().migrate_on_start)
+    try:
+        user_id = create_user_now(engine, data, is_admin=args.admin)
+    except IntegrityError as error:
+        if constraint_violation(error) is None:
+            raise
+        raise CommandFailed(f"the username {data.username!r} is taken") from None
+    role = "admin" if args.admin else "user"
+    print(f"created {role} {data.username} (id {user_id})")
+
+
+def _read_password() -> str:
+    """Twice from a terminal, without echo; else the first line of standard input."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password (again): ") != password:
+        raise CommandFailed("the two passwords differ")
+    return password
 
 
 def _seed(engine: Engine, args: argparse.Namespace) -> None:

@@ -41,11 +41,13 @@ SETTING_NAMES = frozenset(name.upper() for name in Settings.model_fields)
 Completed = subprocess.CompletedProcess[str]
 
 
-def run_python(*arguments: str, **settings: str) -> Completed:
-    return run_python_in(REPO_ROOT, *arguments, **settings)
+def run_python(*arguments: str, input_text: str | None = None, **settings: str) -> Completed:
+    return run_python_in(REPO_ROOT, *arguments, input_text=input_text, **settings)
 
 
-def run_python_in(cwd: Path, *arguments: str, **settings: str) -> Completed:
+def run_python_in(
+    cwd: Path, *arguments: str, input_text: str | None = None, **settings: str
+) -> Completed:
     """Our interpreter in a subprocess (nothing the tests imported helps it), with only the
     settings given: none leaks in from the environment running the tests."""
     env = {name: value for name, value in os.environ.items() if name.upper() not in SETTING_NAMES}
@@ -54,6 +56,7 @@ def run_python_in(cwd: Path, *arguments: str, **settings: str) -> Completed:
         [sys.executable, *arguments],
         cwd=cwd,
         env=env,
+        input=input_text,
         capture_output=True,
         text=True,
         timeout=90,

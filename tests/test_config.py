@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import SettingsError, load_settings
+from app.config import DEVELOPMENT_JWT_SECRET, SettingsError, load_settings
 from tests.conftest import SETTING_NAMES, run_python_in
 from tests.service_process import REPO_ROOT, free_port
 
@@ -56,6 +56,14 @@ BAD_VALUES = [
     ("SECURITY_HEADERS", "sometimes"),
     ("REQUIRE_IF_MATCH", "maybe"),
     ("DB_MIGRATE_ON_START", "sometimes"),
+    ("WRITE_POLICY", "admins"),
+    ("READ_POLICY", "owner"),
+    ("SIGNUP", "invite"),
+    ("JWT_SECRET", "too short"),
+    ("ACCESS_TOKEN_MINUTES", "0"),
+    ("REFRESH_TOKEN_DAYS", "0"),
+    ("SIGN_IN_ATTEMPTS", "0"),
+    ("SIGN_IN_WINDOW_MINUTES", "0"),
 ]
 
 
@@ -106,6 +114,14 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.require_if_match is False
     assert settings.db_migrate_on_start == "auto"
     assert settings.cursor_secret is None
+    assert (settings.write_policy, settings.read_policy, settings.signup) == (
+        "anyone",
+        "anyone",
+        "open",
+    )
+    assert settings.jwt_secret is None
+    assert (settings.access_token_minutes, settings.refresh_token_days) == (15, 30)
+    assert (settings.sign_in_attempts, settings.sign_in_window_minutes) == (10, 15)
 
 
 @pytest.mark.parametrize(("cpus", "workers"), [(3, 3), (None, 1)])
@@ -151,6 +167,14 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
         "MAX_HEADER_SIZE": "4096",
         "MAX_REQUEST_HEAD_SIZE": "16384",
         "ALLOWED_HOSTS": "api.example.com, *.example.org",
+        "WRITE_POLICY": "owner",
+        "READ_POLICY": "signed_in",
+        "SIGNUP": "closed",
+        "JWT_SECRET": "thirty-two characters or more, please",
+        "ACCESS_TOKEN_MINUTES": "5",
+        "REFRESH_TOKEN_DAYS": "7",
+        "SIGN_IN_ATTEMPTS": "4",
+        "SIGN_IN_WINDOW_MINUTES": "30",
     }
     assert set(values) == set(SETTING_NAMES)
     for name, value in values.items():
@@ -184,6 +208,41 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert settings.cursor_secret.get_secret_value() == "sixteen or more characters"
     assert (settings.max_header_size, settings.max_request_head_size) == (4096, 16384)
     assert settings.allowed_hosts == ["api.example.com", "*.example.org"]
+    assert (settings.write_policy, settings.read_policy, settings.signup) == (
+        "owner",
+        "signed_in",
+        "closed",
+    )
+    assert settings.signing_key == "thirty-two characters or more, please"
+    assert (settings.access_token_minutes, settings.refresh_token_days) == (5, 7)
+    assert (settings.sign_in_attempts, settings.sign_in_window_minutes) == (4, 30)
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_outside_development_a_missing_jwt_secret_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, environment: str
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", environment)
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+
+    assert_one_line_naming(raised.value, "JWT_SECRET")
+
+
+@pytest.mark.parametrize("environment", ["development", "test"])
+def test_in_development_tokens_are_signed_with_the_published_key(
+    monkeypatch: pytest.MonkeyPatch, environment: str
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", environment)
+
+    assert load_settings().signing_key == DEVELOPMENT_JWT_SECRET
+
+
+def test_production_without_jwt_secret_stops_serve_in_one_line() -> None:
+    result = start(start_commands()["heroes serve"], REPO_ROOT, ENVIRONMENT="production")
+
+    assert_stopped_with_one_line_naming(result, "JWT_SECRET")
 
 
 def test_dotenv_in_the_working_directory_is_read(clean_environment: Path) -> None:

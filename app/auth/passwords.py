@@ -23,7 +23,11 @@ class Passwords:
         self._hasher = PasswordHash((Argon2Hasher(),))
 
     async def hash(self, password: str) -> str:
-        return await run_in_threadpool(self._hasher.hash, password)
+        return await run_in_threadpool(self.hash_now, password)
+
+    def hash_now(self, password: str) -> str:
+        """On this thread: for the command line."""
+        return self._hasher.hash(password)
 
     async def verify(self, password: str, stored_hash: str | None) -> bool:
         """Whether `password` is the one `stored_hash` was made from; with no hash (no

@@ -7,25 +7,33 @@ their refresh tokens in the same transaction as the change.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import Engine, Table, bindparam, delete, insert
 
 from app.auth.models import REFRESH_TOKENS, RefreshToken
 from app.auth.passwords import Passwords
 from app.db import Database, Params, Row
 from app.db.errors import ConstraintViolation
 from app.db.statements import Statement
-from app.db.tables import column
+from app.db.tables import column, utc_now
 from app.kit import rows
 from app.kit.listing.pages import Page, fetch_page
 from app.kit.listing.query import ListQuery
 from app.kit.rows import Also, Change, Preconditions
 from app.users.errors import UsernameTaken, WrongCurrentPassword
-from app.users.models import StoredUser, UserAdminUpdate, UserCreate, UserUpdate, username_key
+from app.users.models import (
+    StoredUser,
+    User,
+    UserAdminUpdate,
+    UserCreate,
+    UserUpdate,
+    username_key,
+)
 from app.users.resource import PASSWORD_HASH, USERS
 
 UNIQUE_USERNAME = "uq_user_username_key"
+USERS_TABLE = cast(Table, User.__table__)  # type: ignore[attr-defined]  # SQLModel's
 REVOKE_REFRESH_TOKENS = Statement(
     delete(REFRESH_TOKENS).where(column(RefreshToken.user_id) == bindparam("user_id"))
 )
@@ -43,6 +51,27 @@ async def create_user(
     }
     with _username_must_be_free():
         return StoredUser(*await rows.create_row(database, USERS, values))
+
+
+def create_user_now(engine: Engine, data: UserCreate, *, is_admin: bool) -> int:
+    """For the command line (`heroes users create`): the user stored through `engine`,
+    hashed as sign-up hashes; its id. A taken username raises the driver's error."""
+    now = utc_now()
+    values = {
+        "username": data.username,
+        "username_key": username_key(data.username),
+        "password_hash": Passwords().hash_now(data.password),
+        "is_admin": is_admin,
+        "is_active": True,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+    with engine.begin() as connection:
+        inserted = connection.execute(insert(USERS_TABLE).values(values)).inserted_primary_key
+    assert inserted is not None  # noqa: S101  # an INSERT has its key
+    user_id: int = inserted[0]
+    return user_id
 
 
 async def get_user(database: Database, user_id: int) -> StoredUser:

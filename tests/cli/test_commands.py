@@ -1,17 +1,21 @@
-"""The `heroes` command's `migrate` and `seed`, run as a user runs them, on each backend."""
+"""The `heroes` command's `migrate`, `seed` and `users`, run as a user runs them, on each
+backend."""
 
 import pytest
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from app.db.migrator import head_revision, upgrade
 from app.db.schema import FIRST_REVISION, database_revision
 from app.heroes.models import Hero
+from app.users.models import User
 from tests.conftest import Completed, assert_one_line_error, run_python
 
 
-def heroes(*arguments: str, **settings: str) -> Completed:
-    return run_python("-m", "app", *arguments, **settings)
+def heroes(*arguments: str, input_text: str | None = None, **settings: str) -> Completed:
+    return run_python("-m", "app", *arguments, input_text=input_text, **settings)
 
 
 @pytest.mark.parametrize(
@@ -24,6 +28,8 @@ def heroes(*arguments: str, **settings: str) -> Completed:
         ["migrate", "downgrade"],
         ["migrate", "current"],
         ["seed"],
+        ["users"],
+        ["users", "create"],
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
@@ -122,3 +128,44 @@ def test_a_bad_or_unreachable_database_is_one_line_and_a_failure(
     result = heroes(*command, **settings)
 
     assert said in assert_one_line_error(result)
+
+
+def test_users_create_makes_an_admin_who_can_sign_in(
+    scratch_url: str, scratch_engine: Engine
+) -> None:
+    upgrade(scratch_engine)
+
+    result = heroes(
+        "users",
+        "create",
+        "Root",
+        "--admin",
+        input_text="a long password\n",
+        DATABASE_URL=scratch_url,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("created admin Root (id ")
+    with Session(scratch_engine) as session:
+        (user,) = session.exec(select(User)).all()
+    assert (user.username, user.username_key, user.is_admin) == ("Root", "root", True)
+    assert PasswordHash((Argon2Hasher(),)).verify("a long password", user.password_hash)
+    assert "a long password" not in result.stdout + result.stderr
+
+
+def test_users_create_refuses_a_taken_name_and_a_short_password_in_one_line(
+    scratch_url: str, scratch_engine: Engine
+) -> None:
+    upgrade(scratch_engine)
+    first = heroes(
+        "users", "create", "root", input_text="a long password\n", DATABASE_URL=scratch_url
+    )
+    assert first.returncode == 0, first.stderr
+
+    taken = heroes(
+        "users", "create", "ROOT", input_text="a long password\n", DATABASE_URL=scratch_url
+    )
+    short = heroes("users", "create", "other", input_text="short\n", DATABASE_URL=scratch_url)
+
+    assert_one_line_error(taken, "heroes: the username 'ROOT' is taken")
+    assert_one_line_error(short, "heroes: invalid user: password")
