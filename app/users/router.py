@@ -47,7 +47,7 @@ async def create_user(
 
 @router.get("/me", response_model=UserPublic, **openapi.READ_ME)
 async def read_me(caller: CallerDep, database: DatabaseDep) -> FastJSONResponse:
-    """The signed-in user."""
+    """The signed-in user, as the token sent names them."""
     return FastJSONResponse(user_body(await service.get_user(database, caller.user_id)))
 
 

@@ -50,12 +50,23 @@ OPERATIONS_ROUTES = {
     ("get", "/readyz"): "readyz",
     ("get", "/metrics"): "read_metrics",
 }
+USER_OPERATIONS = {
+    ("post", "/users/"): "create_user",
+    ("get", "/users/me"): "read_me",
+    ("patch", "/users/me"): "update_me",
+    ("get", "/users/"): "list_users",
+    ("patch", "/users/{user_id}"): "update_user",
+    ("delete", "/users/{user_id}"): "delete_user",
+    ("post", "/auth/token"): "sign_in",
+    ("post", "/auth/refresh"): "refresh",
+    ("post", "/auth/logout"): "logout",
+}
 ERRORS = {
-    "create_hero": {"400", "408", "413", "422", "503"},
-    "list_heroes": {"422", "503"},
-    "read_hero": {"404", "422", "503"},
-    "update_hero": {"400", "404", "408", "412", "413", "422", "428", "503"},
-    "delete_hero": {"404", "412", "422", "428", "503"},
+    "create_hero": {"400", "401", "408", "413", "422", "503"},
+    "list_heroes": {"401", "422", "503"},
+    "read_hero": {"401", "404", "422", "503"},
+    "update_hero": {"400", "401", "403", "404", "408", "412", "413", "422", "428", "503"},
+    "delete_hero": {"401", "403", "404", "412", "422", "428", "503"},
 }
 
 
@@ -175,7 +186,7 @@ def test_every_operation_has_a_readable_id_summary_and_description(
     openapi: dict[str, Any],
 ) -> None:
     described = set()
-    for (method, path), operation_id in (OPERATIONS | OPERATIONS_ROUTES).items():
+    for (method, path), operation_id in (OPERATIONS | OPERATIONS_ROUTES | USER_OPERATIONS).items():
         operation = openapi["paths"][path][method]
         assert operation["operationId"] == operation_id
         assert operation["summary"]
@@ -183,6 +194,28 @@ def test_every_operation_has_a_readable_id_summary_and_description(
         described.add(operation_id)
     every = {op["operationId"] for path in openapi["paths"].values() for op in path.values()}
     assert every == described
+
+
+def test_sign_in_is_an_oauth2_password_flow_and_each_operation_says_what_it_needs(
+    openapi: dict[str, Any],
+) -> None:
+    scheme = openapi["components"]["securitySchemes"]["OAuth2PasswordBearer"]
+    assert scheme["type"] == "oauth2"
+    assert scheme["flows"]["password"]["tokenUrl"] == "/auth/token"
+    always = [{"OAuth2PasswordBearer": []}]
+    by_policy = [{"OAuth2PasswordBearer": []}, {}]
+    for (method, path), operation_id in (OPERATIONS | USER_OPERATIONS).items():
+        operation = openapi["paths"][path][method]
+        if path.startswith("/auth/"):
+            assert "security" not in operation, operation_id
+            continue
+        expected = (
+            by_policy if path.startswith("/heroes") or operation_id == "create_user" else always
+        )
+        assert operation["security"] == expected, operation_id
+        assert "401" in operation["responses"], operation_id
+    token_form = openapi["paths"]["/auth/token"]["post"]["requestBody"]["content"]
+    assert "application/x-www-form-urlencoded" in token_form
 
 
 def property_examples(schema: dict[str, Any]) -> dict[str, Any]:
