@@ -18,6 +18,7 @@ from app.http.errors import (
     InvalidInput,
     MalformedBody,
     RequestTimedOut,
+    UriTooLong,
     declare,
 )
 from app.http.path_ids import CanonicalInt
@@ -58,7 +59,7 @@ CREATE: dict[str, Any] = {
     "openapi_extra": SIGNED_IN_IF_POLICY,
 }
 LIST: dict[str, Any] = {
-    "responses": declare(TokenRefused, InvalidPage),
+    "responses": declare(TokenRefused, UriTooLong, InvalidPage),
     "summary": "List heroes",
     "openapi_extra": HEROES_LIST.openapi | SIGNED_IN_IF_POLICY,
 }

@@ -8,7 +8,7 @@ from app.auth.errors import AdminOnly, TokenRefused
 from app.auth.openapi import SIGNED_IN, SIGNED_IN_IF_POLICY
 from app.db import DatabaseUnavailable
 from app.errors import PreconditionFailed
-from app.http.errors import BodyTooLarge, MalformedBody, RequestTimedOut, declare
+from app.http.errors import BodyTooLarge, MalformedBody, RequestTimedOut, UriTooLong, declare
 from app.http.path_ids import CanonicalInt
 from app.kit.fields import ID_MAX
 from app.users.errors import (
@@ -56,7 +56,7 @@ UPDATE_ME: dict[str, Any] = {
 }
 LIST: dict[str, Any] = {
     "summary": "List users (admins)",
-    "responses": declare(TokenRefused, AdminOnly, InvalidUserPage),
+    "responses": declare(TokenRefused, AdminOnly, UriTooLong, InvalidUserPage),
     "openapi_extra": USERS_LIST.openapi | SIGNED_IN,
 }
 UPDATE: dict[str, Any] = {

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
+from starlette.convertors import Convertor, register_url_convertor
 
 from app.auth.errors import TokenMissing
 from app.auth.policy import AccessDep, AdminDep, CallerDep
@@ -17,6 +18,22 @@ from app.users.errors import SignupClosed
 from app.users.models import UserAdminUpdate, UserCreate, UserPublic, UserUpdate
 from app.users.openapi import UserId
 from app.users.resource import USERS, USERS_LIST, summary_body, user_body
+
+
+class _NotMe(Convertor[str]):
+    """A user's id in a path, but never `me`: `/users/me` is its own route, and OPTIONS
+    and 405 must not list the id routes' methods for it (app/http/methods.py)."""
+
+    regex = "(?!me$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value  # validated as the route's UserId
+
+    def to_string(self, value: str) -> str:
+        return str(value)
+
+
+register_url_convertor("user_id", _NotMe())
 
 router = APIRouter(prefix="/users", tags=["users"], route_class=StrictJSONRoute, **openapi.ROUTER)
 UsersPage = Annotated[ListRequest, Depends(USERS_LIST.dependency)]
@@ -64,14 +81,14 @@ async def update_me(
 
 @router.get("/", response_model=list[UserPublic], **openapi.LIST)
 async def list_users(
-    listing: UsersPage, _admin: AdminDep, database: DatabaseDep
+    _admin: AdminDep, listing: UsersPage, database: DatabaseDep
 ) -> FastJSONResponse:
     """Every user, a page at a time, as the heroes' list pages (cursors in `Link`)."""
     page = await service.list_users(database, listing.query)
     return page_response(listing, page, USERS.key_places, summary_body)
 
 
-@router.patch("/{user_id}", response_model=UserPublic, **openapi.UPDATE)
+@router.patch("/{user_id:user_id}", response_model=UserPublic, **openapi.UPDATE)
 async def update_user(
     user_id: UserId, changes: UserAdminUpdate, _admin: AdminDep, database: DatabaseDep
 ) -> FastJSONResponse:
@@ -80,7 +97,7 @@ async def update_user(
     return FastJSONResponse(user_body(await service.update_user(database, user_id, changes)))
 
 
-@router.delete("/{user_id}", **openapi.DELETE)
+@router.delete("/{user_id:user_id}", **openapi.DELETE)
 async def delete_user(user_id: UserId, _admin: AdminDep, database: DatabaseDep) -> Deleted:
     """Delete a user for good; the heroes they owned are left to the admins."""
     await service.delete_user(database, user_id)
