@@ -202,8 +202,8 @@ def test_sign_in_is_an_oauth2_password_flow_and_each_operation_says_what_it_need
     scheme = openapi["components"]["securitySchemes"]["OAuth2PasswordBearer"]
     assert scheme["type"] == "oauth2"
     assert scheme["flows"]["password"]["tokenUrl"] == "/auth/token"
-    always = [{"OAuth2PasswordBearer": []}]
-    by_policy = [{"OAuth2PasswordBearer": []}, {}]
+    always: list[dict[str, list[str]]] = [{"OAuth2PasswordBearer": []}]
+    by_policy: list[dict[str, list[str]]] = [{"OAuth2PasswordBearer": []}, {}]
     for (method, path), operation_id in (OPERATIONS | USER_OPERATIONS).items():
         operation = openapi["paths"][path][method]
         if path.startswith("/auth/"):
