@@ -59,6 +59,8 @@ class Resource:
     sort_example: str
     fields: tuple[Any, Any] | None = None  # the `fields` parameter (type, Field()), if any
     extra_fields: tuple[str, ...] = ()
+    expand: tuple[Any, Any] | None = None  # the `expand` parameter (type, Field()), if any
+    expansions: tuple[str, ...] = ()  # what `expand` may name: related rows a body may embed
     page_size_max: int = 100
     version_max: int = VERSION_MAX
     key_places: Mapping[str, int] = field(init=False)

@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-import app.heroes.models  # noqa: F401  # registers the tables on the metadata
+import app.teams.models  # noqa: F401  # registers the tables (heroes' too) on the metadata
 from app.config import load_settings
 from app.db.backends import create_db_engine
 
