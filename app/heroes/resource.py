@@ -24,7 +24,7 @@ from app.heroes.models import (
 )
 from app.http.query_string import query_parameters, validated_query
 from app.http.responses import FastJSONResponse
-from app.kit.fields import RowId, Text, is_id, storable_text, text_filter
+from app.kit.fields import ID_MAX, Text, is_id, storable_text, text_filter
 from app.kit.listing.filters import Contains, Equal, Range, Reference
 from app.kit.listing.parameters import ListParameters, requested_fields
 from app.kit.resource import VERSION_MAX, Resource, SortKey
@@ -156,8 +156,14 @@ HEROES = Resource(
         "team_id": Reference(
             hero_team_id,
             exact=(
-                RowId | None,
-                Field(None, description="Only the heroes of the team with this id.", examples=[1]),
+                int | None,
+                Field(
+                    None,
+                    ge=-ID_MAX - 1,
+                    le=ID_MAX,
+                    description="Only the heroes of the team with this id.",
+                    examples=[1],
+                ),
             ),
             present_name="has_team",
             present=(
