@@ -74,7 +74,7 @@ TEAMS_LIST = ListParameters(TEAMS)
 _SLOTS = 128  # the most teams one page of heroes (100) can name, as a power of two
 _BY_IDS = {
     slots: Statement(
-        select(*STORED).where(team_id.in_([bindparam(f"id_{slot}") for slot in range(slots)]))
+        select(*SUMMARY).where(team_id.in_([bindparam(f"id_{slot}") for slot in range(slots)]))
     )
     for slots in (1 << power for power in range(_SLOTS.bit_length()))
 }

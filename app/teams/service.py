@@ -10,6 +10,7 @@ refuses), then its heroes leave it, each one's version moving, then the team goe
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from app.db import Database
 from app.db.errors import ConstraintViolation
@@ -19,8 +20,8 @@ from app.kit import rows
 from app.kit.listing.pages import Page, fetch_page
 from app.kit.listing.query import ListQuery
 from app.kit.rows import Expected
-from app.teams.errors import TeamNameTaken
-from app.teams.models import StoredTeam, TeamCreate, TeamUpdate
+from app.teams.errors import TeamNameTaken, TeamNotFound
+from app.teams.models import StoredTeam, TeamCreate, TeamSummary, TeamUpdate
 from app.teams.resource import TEAMS, by_ids
 
 _UNIQUE_NAME = "uq_team_name"
@@ -46,13 +47,21 @@ async def get_team(database: Database, team_id: int) -> TeamWithHeroes:
     return TeamWithHeroes(team, await heroes.heroes_of_team(database, team_id))
 
 
-async def teams_by_id(database: Database, team_ids: Collection[int]) -> dict[int, StoredTeam]:
-    """These teams (those that exist), by id, in one statement."""
+async def team_bodies(database: Database, team_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """The bodies of these teams (those that exist), by id, in one statement."""
     if not team_ids:
         return {}
     statement, params = by_ids(team_ids)
     found = await database.fetch_all(statement, params)
-    return {row[0]: StoredTeam(*row) for row in found}
+    return {row[0]: TeamSummary(*row).public_body() for row in found}
+
+
+async def find_team(database: Database, team_id: int) -> StoredTeam | None:
+    """The team, or None if there is none (a hero's team deleted meanwhile, say)."""
+    try:
+        return StoredTeam(*await rows.get_row(database, TEAMS, team_id))
+    except TeamNotFound:
+        return None
 
 
 async def list_teams(database: Database, query: ListQuery) -> Page:
