@@ -25,12 +25,28 @@ class PreconditionRequired(Exception):
     """The deployment requires If-Match on changes, and none was sent."""
 
 
+class Conflict(Exception):
+    """The write would break a rule of the stored data that the database enforces (a
+    name another row already has). Each rule names itself."""
+
+    detail: ClassVar[str] = "Conflict with the stored data"
+
+
+class MissingReference(Exception):
+    """A field of the request names a row that does not exist, or that was deleted at
+    the same moment: the database's foreign key refused it. Each reference names its
+    field and says what is missing."""
+
+    field: ClassVar[str]
+    message: ClassVar[str]
+
+
 class Unauthenticated(Exception):
     """The request needs a signed-in user and has none: no token (`token_sent` False), or
     one that is refused (malformed, expired, tampered with, or its user gone). Each kind
     names itself."""
 
-    detail: ClassVar[str] = "Not signed in"
+    detail: ClassVar[str] = "Not signed in, or the token was refused"
     token_sent: ClassVar[bool] = False
 
 
@@ -44,13 +60,6 @@ class NotOwner(Forbidden):
     """WRITE_POLICY=owner: the row is neither the user's nor are they an admin."""
 
     detail = "Only the owner or an admin may change or delete this"
-
-
-class Conflict(Exception):
-    """The write would break a rule the database keeps (a unique name). Each kind names
-    itself."""
-
-    detail: ClassVar[str] = "Conflict"
 
 
 class TooManyAttempts(Exception):

@@ -56,6 +56,8 @@ from app.observability import metrics
 from app.observability.logs import configure_logging, masked_url
 from app.observability.middleware import ObserveRequests
 from app.observability.router import router as metrics_router
+from app.teams import openapi as teams_openapi
+from app.teams.router import router as teams_router
 from app.users import openapi as users_openapi
 from app.users.router import router as users_router
 
@@ -130,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         **api_info(),
         openapi_tags=[
             heroes_openapi.TAG,
+            teams_openapi.TAG,
             users_openapi.TAG,
             auth_openapi.TAG,
             health_openapi.TAG,
@@ -158,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_production_middleware(app, settings)
     install_error_handlers(app)
     app.include_router(heroes_router)
+    app.include_router(teams_router)
     app.include_router(users_router)
     app.include_router(auth_router)
     app.include_router(health_router)

@@ -8,25 +8,8 @@ from fastapi import FastAPI
 
 from app.auth.errors import RefreshRefused, SignInFailed, TokenRefused, TooManySignIns
 from app.db import DatabaseUnavailable
+from app.http.docs import SECURITY_SCHEMES
 from app.http.errors import BodyTooLarge, InvalidInput, MalformedBody, RequestTimedOut, declare
-
-SCHEME = "OAuth2PasswordBearer"
-TOKEN_URL = "/auth/token"  # noqa: S105  # a path, not a password
-SECURITY_SCHEMES = {
-    SCHEME: {
-        "type": "oauth2",
-        "description": (
-            "Sign in with a username and password (POST /auth/token) for a bearer token. "
-            "Whether an operation needs one is the deployment's choice (WRITE_POLICY, "
-            "READ_POLICY); a token sent where none is needed still says who wrote."
-        ),
-        "flows": {"password": {"tokenUrl": TOKEN_URL, "scopes": {}}},
-    }
-}
-SIGNED_IN: dict[str, Any] = {"security": [{SCHEME: []}]}
-"""An operation that always needs a signed-in user."""
-SIGNED_IN_IF_POLICY: dict[str, Any] = {"security": [{SCHEME: []}, {}]}
-"""An operation that needs one when the deployment's policy says so (`{}`: no token)."""
 
 TAG = {
     "name": "auth",

@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
+from alembic import command, op
 from alembic.config import Config
+from alembic.operations import BatchOperations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 
 from app.db.backends import backend_class
 from app.db.schema import FIRST_REVISION
@@ -86,3 +87,26 @@ def _locked_connection(engine: Engine) -> Iterator[Connection]:
 def _adopt_schema_made_before_migrations(connection: Connection) -> None:
     if current_revision(connection) is None and inspect(connection).has_table("hero"):
         command.stamp(alembic_config(connection), FIRST_REVISION)
+
+
+@contextmanager
+def rebuilt_sqlite_table(table: str) -> Iterator[BatchOperations]:
+    """For a migration on SQLite: change `table` by copying it, as Alembic's batch mode
+    does, giving the copy AUTOINCREMENT and the old table's record of the highest id ever
+    handed out (SQLite would otherwise hand a deleted row's id out again). Needed where
+    SQLite cannot change a table in place: a column in a foreign key cannot be dropped once
+    the table was rebuilt, and a foreign key added in place is one SQLAlchemy reads back
+    without its name or ON DELETE rule."""
+    connection = op.get_bind()
+    highest = connection.execute(
+        text("SELECT seq FROM sqlite_sequence WHERE name = :table"), {"table": table}
+    ).scalar()
+    with op.batch_alter_table(
+        table, recreate="always", table_kwargs={"sqlite_autoincrement": True}
+    ) as batch:
+        yield batch
+    if highest is not None:
+        connection.execute(
+            text("UPDATE sqlite_sequence SET seq = :seq WHERE name = :table"),
+            {"seq": highest, "table": table},
+        )

@@ -29,6 +29,25 @@ SWAGGER_UI_PARAMETERS = {
     "defaultModelsExpandDepth": 0,
 }
 
+SECURITY_SCHEME = "OAuth2PasswordBearer"
+TOKEN_URL = "/auth/token"  # noqa: S105  # a path, not a password
+SECURITY_SCHEMES = {
+    SECURITY_SCHEME: {
+        "type": "oauth2",
+        "description": (
+            "Sign in with a username and password (POST /auth/token) for a bearer token. "
+            "Whether an operation needs one is the deployment's choice (WRITE_POLICY, "
+            "READ_POLICY); a token sent where none is needed still says who wrote."
+        ),
+        "flows": {"password": {"tokenUrl": TOKEN_URL, "scopes": {}}},
+    }
+}
+SIGNED_IN: dict[str, Any] = {"security": [{SECURITY_SCHEME: []}]}
+"""An operation's `openapi_extra` when it always needs a signed-in user."""
+SIGNED_IN_IF_POLICY: dict[str, Any] = {"security": [{SECURITY_SCHEME: []}, {}]}
+"""An operation's `openapi_extra` when it needs one if the deployment's policy says so
+(`{}`: no token)."""
+
 _DESCRIPTION = """{summary}
 
 Every error is a JSON object `{{"detail": ...}}`: each operation lists the errors it can

@@ -23,6 +23,7 @@ from app.db.errors import DatabaseUnavailable
 from app.errors import (
     Conflict,
     Forbidden,
+    MissingReference,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
@@ -322,7 +323,16 @@ class UnhandledErrors:
             await error_response(HttpError)(scope, receive, send)
 
 
+async def _missing_reference_handler(request: Request, error: Exception) -> SafeJSONResponse:
+    """A reference the database refused, answered as a validation error of its field."""
+    assert isinstance(error, MissingReference)  # noqa: S101  # registered for it only
+    mark_error_kind(request.scope, error_kind(error))
+    problem = {"type": "missing_reference", "loc": ["body", error.field], "msg": error.message}
+    return SafeJSONResponse({"detail": [problem]}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(MissingReference, _missing_reference_handler)
     handled = (HttpError, NotFound, PreconditionFailed, PreconditionRequired)
     for error_type in (*handled, Unauthenticated, Forbidden, Conflict, TooManyAttempts):
         app.add_exception_handler(error_type, _domain_error_handler)

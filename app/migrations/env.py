@@ -8,9 +8,9 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-# Each registers its tables on the metadata.
+# Each registers its tables on the metadata (teams' registers heroes' too).
 import app.auth.models
-import app.heroes.models
+import app.teams.models
 import app.users.models  # noqa: F401
 from app.config import load_settings
 from app.db.backends import create_db_engine

@@ -5,9 +5,9 @@ from typing import Annotated, Any
 from fastapi import Path
 
 from app.auth.errors import AdminOnly, TokenRefused
-from app.auth.openapi import SIGNED_IN, SIGNED_IN_IF_POLICY
 from app.db import DatabaseUnavailable
 from app.errors import PreconditionFailed
+from app.http.docs import SIGNED_IN, SIGNED_IN_IF_POLICY
 from app.http.errors import BodyTooLarge, MalformedBody, RequestTimedOut, UriTooLong, declare
 from app.http.path_ids import CanonicalInt
 from app.kit.fields import ID_MAX

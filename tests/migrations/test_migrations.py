@@ -44,7 +44,13 @@ def test_upgrade_from_empty_to_head_downgrade_to_base_and_upgrade_again(
     assert table_names(scratch_engine) == set()
 
     assert upgrade(scratch_engine) == (None, head_revision())
-    assert table_names(scratch_engine) == {"hero", "user", "refresh_token", "alembic_version"}
+    assert table_names(scratch_engine) == {
+        "hero",
+        "team",
+        "user",
+        "refresh_token",
+        "alembic_version",
+    }
     assert database_revision(scratch_engine) == head_revision()
 
     assert downgrade(scratch_engine, "base") == (head_revision(), None)
@@ -169,6 +175,7 @@ def test_schema_has_the_stable_names_and_table_options(scratch_engine: Engine) -
         "ix_hero_name_id",
         "ix_hero_age_id",
         "ix_hero_owner_id",
+        "ix_hero_team_id_id",
     }
     backend = scratch_engine.dialect.name
     with scratch_engine.connect() as connection:

@@ -1,36 +1,35 @@
-"""Users, their refresh tokens, and who owns each hero.
+"""Users, their refresh tokens, and who owns each hero and team.
 
 `user` holds each account (its password only as an argon2 hash; `username_key`, the
 lower-cased name, is unique). `refresh_token` holds the SHA-256 of each refresh token,
 with its family, its expiry and when it was used. `hero.owner_id` names the user who
 created the hero (null for every hero before this revision, and for heroes created
-without a token); deleting a user sets it to null.
+without a token); deleting a user sets it to null. `team.owner_id` likewise.
 
 On SQLite the owned tables are rebuilt (copied) both ways, keeping AUTOINCREMENT and its
 record of the highest id ever handed out.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Created: 2026-12-02
 """
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from alembic.operations import BatchOperations
 from sqlalchemy.dialects import mysql
 
+from app.db.migrator import rebuilt_sqlite_table
 from app.db.tables import UTCDateTime
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 USERNAME_LENGTH = 64
-OWNED_TABLES = ("hero",)
+OWNED_TABLES = ("hero", "team")
 
 
 def _id_type() -> sa.types.TypeEngine[int]:
@@ -99,7 +98,7 @@ def downgrade() -> None:
 def add_owner(table: str) -> None:
     foreign_key = f"fk_{table}_owner_id_user"
     if op.get_bind().dialect.name == "sqlite":
-        with _rebuilt(table) as batch:
+        with rebuilt_sqlite_table(table) as batch:
             batch.add_column(sa.Column("owner_id", _id_type(), nullable=True))
             batch.create_foreign_key(
                 foreign_key, "user", ["owner_id"], ["id"], ondelete="SET NULL"
@@ -115,31 +114,10 @@ def add_owner(table: str) -> None:
 def drop_owner(table: str) -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.drop_index(f"ix_{table}_owner_id", table_name=table)
-        with _rebuilt(table) as batch:
+        with rebuilt_sqlite_table(table) as batch:
             batch.drop_column("owner_id")
         return
     # MariaDB keeps an index a foreign key uses until the key is gone.
     op.drop_constraint(f"fk_{table}_owner_id_user", table, type_="foreignkey")
     op.drop_index(f"ix_{table}_owner_id", table_name=table)
     op.drop_column(table, "owner_id")
-
-
-@contextmanager
-def _rebuilt(table: str) -> Iterator[BatchOperations]:
-    """SQLite: change the table by copying it, as Alembic's batch mode does, giving the
-    copy the old table's AUTOINCREMENT and its record of the highest id handed out. (A
-    foreign key added in place would be one SQLAlchemy cannot read back with its name and
-    rule, and a column in one cannot be dropped in place.)"""
-    connection = op.get_bind()
-    highest = connection.execute(
-        sa.text("SELECT seq FROM sqlite_sequence WHERE name = :table"), {"table": table}
-    ).scalar()
-    with op.batch_alter_table(
-        table, recreate="always", table_kwargs={"sqlite_autoincrement": True}
-    ) as batch:
-        yield batch
-    if highest is not None:
-        connection.execute(
-            sa.text("UPDATE sqlite_sequence SET seq = :seq WHERE name = :table"),
-            {"seq": highest, "table": table},
-        )
