@@ -203,3 +203,25 @@ def test_the_owners_change_racing_an_admins_delete_is_200_or_404_never_500(
         assert changed.status_code in {200, 404}, changed.text
         assert deleted.status_code == 200, deleted.text
         assert read_stored(session, hero.id) is None
+
+
+def test_owner_applies_to_teams_as_to_heroes(service_with: ServiceWith, session: Session) -> None:
+    client = service_with(write_policy="owner")
+    make_user(session, "alice")
+    make_user(session, "bob")
+    make_user(session, "root", is_admin=True)
+    as_alice, as_bob = bearer(sign_in(client, "alice")), bearer(sign_in(client, "bob"))
+    as_admin = bearer(sign_in(client, "root"))
+    team = {"name": "Preventers", "headquarters": "Sharp Tower"}
+
+    assert client.post("/teams/", json=team).status_code == 401
+    created = client.post("/teams/", json=team, headers=as_alice)
+    team_id = created.json()["id"]
+    assert "owner_id" not in created.json()
+
+    assert client.patch(f"/teams/{team_id}", json={"name": "B"}, headers=as_bob).status_code == 403
+    assert client.delete(f"/teams/{team_id}", headers=as_bob).status_code == 403
+    renamed = client.patch(f"/teams/{team_id}", json={"name": "A"}, headers=as_alice)
+    assert renamed.status_code == 200
+    assert client.delete(f"/teams/{team_id}", headers=as_admin).status_code == 200
+    assert client.get(f"/teams/{team_id}").status_code == 404
