@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute
 
 from app.auth import openapi as auth_openapi
 from app.auth.passwords import Passwords
-from app.auth.policy import Access
+from app.auth.policy import Access, PolicyGuard
 from app.auth.router import router as auth_router
 from app.auth.throttle import SignInThrottle
 from app.auth.tokens import AccessTokens
@@ -157,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cursor_secret=secret.get_secret_value() if secret is not None else None,
     )
     app.state.access = _access(settings)
+    _guard_by_policy(app, settings)
     app.dependency_overrides = DependencyOverrides()
     _add_production_middleware(app, settings)
     install_error_handlers(app)
@@ -171,6 +172,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     auth_openapi.declare_security(app)
     app.add_middleware(OneLineStartupFailure)
     return app
+
+
+def _guard_by_policy(app: FastAPI, settings: Settings) -> None:
+    """When a policy asks for tokens, refuse requests to the resources without one."""
+    if settings.read_policy != "anyone" or settings.write_policy != "anyone":
+        app.add_middleware(
+            PolicyGuard,
+            access=app.state.access,
+            database=app.state.database,
+            prefixes=("/heroes", "/teams"),
+        )
 
 
 def _access(settings: Settings) -> Access:

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from app.auth.policy import ReadAllowed, WriterDep
+from app.auth.policy import writer_of
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
@@ -24,17 +24,18 @@ TeamsPage = Annotated[ListRequest, Depends(TEAMS_LIST.dependency)]
 
 @router.post("/", response_model=TeamPublic, **openapi.CREATE)
 async def create_team(
-    team: TeamCreate, database: DatabaseDep, writer: WriterDep, request: Request
+    team: TeamCreate, database: DatabaseDep, request: Request
 ) -> FastJSONResponse:
     """Create a team and answer it with its new id, its `ETag`, `Last-Modified`, and its
     URL in `Location` (status 200, as for heroes). A name another team has is 409; any
     `id` in the body is ignored."""
+    writer = await writer_of(request, database)
     created = await service.create_team(database, team, owner_id=writer.user_id)
     location = str(request.url_for("read_team", team_id=created.id))
     return team_response(created, location=location)
 
 
-@router.get("/", response_model=list[TeamPublic], dependencies=[ReadAllowed], **openapi.LIST)
+@router.get("/", response_model=list[TeamPublic], **openapi.LIST)
 async def list_teams(listing: TeamsPage, database: DatabaseDep) -> FastJSONResponse:
     """Teams that match every filter given, in the order `sort` asks (default: `id`), a
     page at a time, by `offset` or by the cursors of the `Link` header, as heroes are.
@@ -46,7 +47,6 @@ async def list_teams(listing: TeamsPage, database: DatabaseDep) -> FastJSONRespo
 @router.get(
     "/{team_id}",
     response_model=TeamPublicWithHeroes,
-    dependencies=[ReadAllowed],
     **openapi.READ,
 )
 async def read_team(team_id: TeamId, database: DatabaseDep, request: Request) -> Response:
@@ -61,12 +61,11 @@ async def read_team(team_id: TeamId, database: DatabaseDep, request: Request) ->
 
 
 @router.patch("/{team_id}", response_model=TeamPublic, **openapi.UPDATE)
-async def update_team(  # noqa: PLR0913, PLR0917  # FastAPI hands a route its inputs so
+async def update_team(
     team_id: TeamId,
     changes: TeamUpdate,
     database: DatabaseDep,
     options: OptionsDep,
-    writer: WriterDep,
     request: Request,
 ) -> FastJSONResponse:
     """Change only the fields sent; neither may be null. A name another team has is 409.
@@ -75,7 +74,7 @@ async def update_team(  # noqa: PLR0913, PLR0917  # FastAPI hands a route its in
     expected = write_preconditions(
         request, team_id, required=options.require_if_match, version_max=TEAMS.version_max
     )
-    expected = owned_by(expected, writer.owner)
+    expected = owned_by(expected, (await writer_of(request, database)).owner)
     return team_response(await service.update_team(database, team_id, changes, expected))
 
 
@@ -84,7 +83,6 @@ async def delete_team(
     team_id: TeamId,
     database: DatabaseDep,
     options: OptionsDep,
-    writer: WriterDep,
     request: Request,
 ) -> Deleted:
     """Delete the team for good, releasing its heroes in the same transaction: their
@@ -93,5 +91,6 @@ async def delete_team(
     expected = write_preconditions(
         request, team_id, required=options.require_if_match, version_max=TEAMS.version_max
     )
-    await service.delete_team(database, team_id, owned_by(expected, writer.owner))
+    expected = owned_by(expected, (await writer_of(request, database)).owner)
+    await service.delete_team(database, team_id, expected)
     return Deleted()

@@ -167,3 +167,20 @@ def test_the_clock_of_the_running_service_decides_expiry(
         object.__setattr__(access, "tokens", original)
 
     assert response.status_code == 401
+
+
+def test_a_remembered_token_still_expires_and_a_refused_one_is_not_remembered() -> None:
+    now = [NOW]
+    tokens = AccessTokens(KEY, timedelta(minutes=15), clock=lambda: now[0])
+    token = tokens.issue(7)
+    forged = forged_tokens()["tampered"]
+
+    assert tokens.user_of(token) == 7
+    assert tokens.user_of(token) == 7  # remembered
+    with pytest.raises(TokenRefused):
+        tokens.user_of(forged)
+    now[0] = NOW + timedelta(minutes=15)
+
+    with pytest.raises(TokenRefused):
+        tokens.user_of(token)
+    assert list(tokens.verified) == [token]
