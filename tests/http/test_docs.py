@@ -401,9 +401,9 @@ def screenshot(target: Page | Locator, name: str) -> None:
     target.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
-def operation(page: Page, operation_id: str) -> Locator:
+def operation(page: Page, operation_id: str, tag: str = "heroes") -> Locator:
     """Swagger UI's block for one operation, expanded, with "Try it out" pressed."""
-    block = page.locator(f"#operations-heroes-{operation_id}")
+    block = page.locator(f"#operations-{tag}-{operation_id}")
     block.locator(".opblock-summary").first.click()
     block.get_by_role("button", name="Try it out").click()
     return block
@@ -499,3 +499,51 @@ def test_redoc_renders_offline(service: str, offline_page: tuple[Page, list[str]
         page.get_by_role("heading", name=summary).wait_for()
     screenshot(page, "redoc")
     assert set(blocked) <= DECORATIVE, f"/redoc needed other hosts: {blocked}"
+
+
+@pytest.fixture
+def protected_service(tmp_path: Path) -> Iterator[str]:
+    """The service with WRITE_POLICY=signed_in, and a user to sign in as."""
+    with running_server(f"sqlite:///{tmp_path / 'heroes.db'}", WRITE_POLICY="signed_in") as server:
+        account = {"username": "alice", "password": "correct horse battery staple"}
+        assert httpx.post(f"{server.base_url}/users/", json=account).status_code == 200
+        yield server.base_url
+
+
+def authorize(page: Page, username: str, password: str) -> None:
+    """Sign in through Swagger UI's Authorize dialog (the OAuth2 password flow)."""
+    page.locator(".auth-wrapper .authorize").first.click()
+    dialog = page.locator(".modal-ux")
+    dialog.locator("#oauth_username").fill(username)
+    dialog.locator("#oauth_password").fill(password)
+    dialog.locator("button.modal-btn.authorize").click()
+    dialog.locator("button.modal-btn", has_text="Logout").wait_for()
+    screenshot(dialog, "authorized")
+    dialog.locator("button.modal-btn.btn-done").click()
+
+
+@pytest.mark.browser
+def test_authorize_signs_in_and_try_it_out_then_sends_the_token(
+    protected_service: str, offline_page: tuple[Page, list[str]]
+) -> None:
+    page, blocked = offline_page
+    open_docs(page, protected_service, blocked)
+    new_hero = {"name": "Rusty-Man", "age": 48, "secret_name": "Tommy Sharp"}
+
+    create = operation(page, "create_hero")
+    fill_body(create, new_hero)
+    assert execute(create, "create_hero_signed_out") == (
+        401,
+        {"detail": "Not signed in: send Authorization: Bearer with an access token"},
+    )
+    create.get_by_role("button", name="Clear").click()  # the answer above goes
+    authorize(page, "alice", "correct horse battery staple")
+    status, created = execute(create, "create_hero_signed_in")
+    me = operation(page, "read_me", tag="users")
+
+    assert status == 200
+    assert set(created) == {"id", "name", "age"}
+    assert execute(me, "read_me") == (200, {"id": 1, "username": "alice", "is_admin": False})
+    assert blocked == [], f"/docs tried to reach other hosts: {blocked}"
+    stored = httpx.get(f"{protected_service}/heroes/{created['id']}").json()
+    assert stored == created
