@@ -184,9 +184,8 @@ def service_with(settings: Settings, clean_db: Engine) -> Iterator[ServiceWith]:
     with ExitStack() as started:
 
         def start(**overrides: object) -> TestClient:
-            changed = load_settings(
-                database_url=settings.database_url, environment="test", **overrides
-            )
+            given = {"database_url": settings.database_url, "environment": "test"} | overrides
+            changed = load_settings(**given)
             return started.enter_context(TestClient(create_app(changed)))
 
         yield start

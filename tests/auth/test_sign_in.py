@@ -2,20 +2,25 @@
 rotating refresh tokens, reuse detection, throttled failures, and equal time for unknown
 users and wrong passwords."""
 
+import logging
 import statistics
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import httpx2 as httpx
+import pytest
+import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app.auth.models import RefreshToken
 from app.auth.tokens import AccessTokens
-from tests.conftest import ServiceWith
+from tests.conftest import ServiceWith, skip_or_fail
 from tests.factories import PASSWORD, bearer, make_user, sign_in
+from tests.ops.processes import REDIS_TEST_URL
 from tests.racing import race
 
 WRONG = {"detail": "Incorrect username or password"}
@@ -221,3 +226,56 @@ def test_a_deactivated_users_refresh_token_is_refused(
         client.post("/auth/token", data={"username": "alice", "password": PASSWORD}).json()
         == WRONG
     )
+
+
+@pytest.fixture
+def shared_redis() -> str:
+    """The test Redis database, reachable (skipped locally, failing in CI, if not)."""
+    try:
+        redis.Redis.from_url(REDIS_TEST_URL, socket_timeout=1).ping()
+    except redis.RedisError as error:
+        skip_or_fail(f"cannot reach Redis at {REDIS_TEST_URL}: {error}")
+    return REDIS_TEST_URL
+
+
+def test_with_redis_every_worker_counts_the_same_failed_sign_ins(
+    service_with: ServiceWith, session: Session, shared_redis: str
+) -> None:
+    prefix = f"heroes-test-{uuid.uuid4().hex}:"  # this test's own windows
+    shared = {"redis_url": shared_redis, "redis_key_prefix": prefix, "sign_in_attempts": 2}
+    first, second = service_with(**shared), service_with(**shared)
+    make_user(session, "alice")
+    wrong = {"username": "alice", "password": "wrong password"}
+
+    assert first.post("/auth/token", data=wrong).status_code == 401
+    assert second.post("/auth/token", data=wrong).status_code == 401
+
+    assert first.post("/auth/token", data=wrong).status_code == 429
+    assert second.post("/auth/token", data=wrong).status_code == 429
+
+
+class Collected(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.parametrize(("secret", "warned"), [(None, True), ("s" * 32, False)])
+def test_without_jwt_secret_development_says_so_in_one_warning_line(
+    service_with: ServiceWith, secret: str | None, *, warned: bool
+) -> None:
+    handler = Collected()
+    lines = handler.records
+    logger = logging.getLogger("app")
+    logger.addHandler(handler)
+    try:
+        service_with(environment="development", jwt_secret=secret)
+    finally:
+        logger.removeHandler(handler)
+
+    warnings = [line for line in lines if "JWT_SECRET" in line.getMessage()]
+    assert len(warnings) == int(warned)
+    assert all(line.levelno == logging.WARNING for line in warnings)
