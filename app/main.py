@@ -74,7 +74,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # connections would only queue inside the pool.
     to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
     logger.info("starting", extra={"fields": _startup_fields(settings)})
-    if settings.jwt_secret is None:
+    if settings.jwt_secret is None and settings.environment == "development":
+        # (Tests, ENVIRONMENT=test, use the same key without a word.)
         logger.warning(
             "JWT_SECRET is unset: access tokens are signed with the published development "
             "key, which protects nothing; set JWT_SECRET anywhere else"

@@ -3,16 +3,16 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
 from starlette.convertors import Convertor, register_url_convertor
 
 from app.auth.errors import TokenMissing
 from app.auth.policy import AccessDep, AdminDep, CallerDep
 from app.http.dependencies import DatabaseDep
 from app.http.json_body import StrictJSONRoute
-from app.http.responses import ANSWER_CONFIG, FastJSONResponse
+from app.http.responses import FastJSONResponse
 from app.kit.listing.links import page_response
 from app.kit.listing.parameters import ListRequest
+from app.kit.responses import Deleted
 from app.users import openapi, service
 from app.users.errors import SignupClosed
 from app.users.models import UserAdminUpdate, UserCreate, UserPublic, UserUpdate
@@ -37,12 +37,6 @@ register_url_convertor("user_id", _NotMe())
 
 router = APIRouter(prefix="/users", tags=["users"], route_class=StrictJSONRoute, **openapi.ROUTER)
 UsersPage = Annotated[ListRequest, Depends(USERS_LIST.dependency)]
-
-
-class Deleted(BaseModel):
-    model_config = ANSWER_CONFIG
-
-    ok: bool = True
 
 
 @router.post("/", response_model=UserPublic, **openapi.CREATE)
