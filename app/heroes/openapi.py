@@ -19,6 +19,7 @@ from app.http.errors import (
     declare,
 )
 from app.http.path_ids import CanonicalInt
+from app.kit.idempotency.writes import idempotent_operation
 from app.kit.validators import conditional_headers, row_headers
 
 TAG = {
@@ -44,13 +45,15 @@ _WRITE_CONDITIONS = declared_headers(
 
 ROUTER: dict[str, Any] = {"responses": declare(DatabaseUnavailable)}
 
-CREATE: dict[str, Any] = {
-    "responses": {
-        200: {"headers": _HEADERS | _LOCATION},
-        **declare(MalformedBody, RequestTimedOut, BodyTooLarge, InvalidInput),
-    },
-    "summary": "Create a hero",
-}
+CREATE: dict[str, Any] = idempotent_operation(
+    {
+        "responses": {
+            200: {"headers": _HEADERS | _LOCATION},
+            **declare(MalformedBody, RequestTimedOut, BodyTooLarge, InvalidInput),
+        },
+        "summary": "Create a hero",
+    }
+)
 LIST: dict[str, Any] = {
     "responses": declare(InvalidPage),
     "summary": "List heroes",
@@ -70,22 +73,24 @@ READ: dict[str, Any] = {
         _CONDITIONS.if_none_match, _CONDITIONS.if_modified_since, query=READ_PARAMETERS
     ),
 }
-UPDATE: dict[str, Any] = {
-    "responses": {
-        200: {"headers": _HEADERS},
-        **declare(
-            HeroNotFound,
-            MalformedBody,
-            RequestTimedOut,
-            PreconditionFailed,
-            BodyTooLarge,
-            InvalidHeroChanges,
-            PreconditionRequired,
-        ),
-    },
-    "summary": "Update a hero",
-    "openapi_extra": _WRITE_CONDITIONS,
-}
+UPDATE: dict[str, Any] = idempotent_operation(
+    {
+        "responses": {
+            200: {"headers": _HEADERS},
+            **declare(
+                HeroNotFound,
+                MalformedBody,
+                RequestTimedOut,
+                PreconditionFailed,
+                BodyTooLarge,
+                InvalidHeroChanges,
+                PreconditionRequired,
+            ),
+        },
+        "summary": "Update a hero",
+        "openapi_extra": _WRITE_CONDITIONS,
+    }
+)
 DELETE: dict[str, Any] = {
     "responses": {
         200: {"content": {"application/json": {"example": {"ok": True}}}},

@@ -169,6 +169,11 @@ def fields_to_read(request: Request) -> tuple[str, ...]:
     return requested_fields(HEROES, validated_query(ReadParameters, request.query_params).fields)
 
 
+def stored_hero(row: Row) -> StoredHero:
+    """A hero as one row reads it (HEROES.stored)."""
+    return StoredHero(*row)
+
+
 def hero_response(
     hero: StoredHero, extra: Collection[str] = (), *, location: str | None = None
 ) -> FastJSONResponse:

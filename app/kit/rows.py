@@ -97,6 +97,9 @@ class Also:
     params: Callable[[Row | None, Row | None], Params | None]
     first: bool = False  # before the write (after the lock), not after it
     sees_before: bool = False  # needs the row as it was: the write locks it first
+    required: bool = False
+    """A step that must match a row, or nothing of the write is kept: the write raises
+    `AlsoMissed` (idempotency's stored answer, kept only by the claim's holder)."""
 
     def step(self, locked: bool, write_at: int) -> Step:
         def params(results: Sequence[Any]) -> Params | None:
@@ -104,7 +107,11 @@ class Also:
             after = results[write_at] if len(results) > write_at else None
             return self.params(before, after)
 
-        return Step.count(self.statement, params)
+        return Step.count(self.statement, params, required=self.required)
+
+
+class AlsoMissed(Exception):
+    """A required `Also` step matched no row: the write was rolled back."""
 
 
 async def get_row(database: Database, resource: Resource, row_id: int) -> Row:
@@ -128,7 +135,10 @@ async def create_row(
     row: Row | None
     if also:
         steps = [Step.row(statement, params), *(each.step(False, 0) for each in also)]
-        row = (await database.transaction(steps))[0]
+        try:
+            row = (await database.transaction(steps))[0]
+        except StepMissed:
+            raise AlsoMissed() from None
     else:
         row = await database.write_returning(statement, params)
     assert row is not None  # noqa: S101  # an INSERT ... RETURNING returns its row
@@ -238,6 +248,8 @@ async def _transaction(
     except StepMissed as missed:
         if lock and missed.step == 0:
             raise resource.not_found() from None
+        if missed.step != write_at:
+            raise AlsoMissed() from None
         return None
     row: Row = results[write_at]
     return row

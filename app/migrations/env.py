@@ -8,7 +8,8 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-import app.heroes.models  # noqa: F401  # registers the tables on the metadata
+import app.heroes.models  # registers the tables on the metadata
+import app.kit.idempotency.models  # noqa: F401
 from app.config import load_settings
 from app.db.backends import create_db_engine
 

@@ -40,7 +40,7 @@ def test_downgrade_restores_the_single_column_indexes_and_keeps_rows(
     upgrade(scratch_engine)
     store_names(scratch_engine)
 
-    downgrade(scratch_engine, "-1")
+    downgrade(scratch_engine, "0004")
 
     assert index_names(scratch_engine) == {"ix_hero_name", "ix_hero_age"}
     with scratch_engine.connect() as connection:
