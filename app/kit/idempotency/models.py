@@ -4,6 +4,7 @@ runs, then that request's answer until the key expires."""
 from datetime import datetime
 
 from sqlalchemy import Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy.dialects import mysql
 from sqlmodel import Field, SQLModel
 
 from app.db.tables import ID_TYPE, UTCDateTime, code_point_text
@@ -11,7 +12,8 @@ from app.db.tables import ID_TYPE, UTCDateTime, code_point_text
 KEY_MAX_LENGTH = 255
 CALLER_MAX_LENGTH = 255
 FINGERPRINT_LENGTH = 64  # SHA-256 in hex
-BODY_MAX_BYTES = 16 * 1024 * 1024 - 1  # MariaDB's MEDIUMBLOB; an answer is far smaller
+# MariaDB's BLOB holds 64 KB; an answer is far smaller than MEDIUMBLOB's 16 MB.
+_BODY_TYPE = LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb")
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -40,7 +42,7 @@ class IdempotencyKey(SQLModel, table=True):
     attempt: int = Field(default=1)
     # NULL while the first request runs (in flight); then its answer.
     status: int | None = Field(default=None)
-    body: bytes | None = Field(default=None, sa_type=LargeBinary(length=BODY_MAX_BYTES))
+    body: bytes | None = Field(default=None, sa_type=_BODY_TYPE)
     headers: str | None = Field(default=None, sa_type=Text)  # a JSON object
     created_at: datetime = Field(sa_type=UTCDateTime)
     # A claim not completed by then was abandoned (its worker died): another may take it.

@@ -41,7 +41,7 @@ Write = Callable[[Sequence[Also]], Awaitable[T]]
 """A service call that runs its write with these steps in the write's transaction."""
 
 REPLAYED = "Idempotent-Replayed"
-STORED_HEADERS = ("etag", "last-modified", "location", "cache-control")
+STORED_HEADERS = frozenset({"etag", "last-modified", "location", "cache-control"})
 
 
 def clock() -> Any:
@@ -120,7 +120,7 @@ async def _settle_failure(
 
 
 def answer_of(response: Response) -> Answer:
-    kept = {name: value for name in STORED_HEADERS if (value := response.headers.get(name))}
+    kept = {name: value for name, value in response.headers.items() if name in STORED_HEADERS}
     return Answer(response.status_code, bytes(response.body), kept)
 
 

@@ -24,7 +24,7 @@ TEXT_LENGTH = 255
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 # Timezone-aware UTC; MariaDB's DATETIME keeps no offset, and microseconds only when asked.
 TIMESTAMP = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-BODY_MAX_BYTES = 16 * 1024 * 1024 - 1
+BODY = sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb")
 
 
 def code_point_text() -> sa.types.TypeEngine[str]:
@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column("fingerprint", sa.String(64), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("status", sa.Integer(), nullable=True),
-        sa.Column("body", sa.LargeBinary(length=BODY_MAX_BYTES), nullable=True),
+        sa.Column("body", BODY, nullable=True),
         sa.Column("headers", sa.Text(), nullable=True),
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("locked_until", TIMESTAMP, nullable=True),
