@@ -23,3 +23,19 @@ class PreconditionFailed(Exception):
 
 class PreconditionRequired(Exception):
     """The deployment requires If-Match on changes, and none was sent."""
+
+
+class Conflict(Exception):
+    """The write would break a rule of the stored data that the database enforces (a
+    name another row already has). Each rule names itself."""
+
+    detail: ClassVar[str] = "Conflict with the stored data"
+
+
+class MissingReference(Exception):
+    """A field of the request names a row that does not exist, or that was deleted at
+    the same moment: the database's foreign key refused it. Each reference names its
+    field and says what is missing."""
+
+    field: ClassVar[str]
+    message: ClassVar[str]

@@ -49,6 +49,8 @@ from app.observability import metrics
 from app.observability.logs import configure_logging, masked_url
 from app.observability.middleware import ObserveRequests
 from app.observability.router import router as metrics_router
+from app.teams import openapi as teams_openapi
+from app.teams.router import router as teams_router
 
 __all__ = ["create_app", "get_session"]
 
@@ -112,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level)
     app = FastAPIOffline(
         **api_info(),
-        openapi_tags=[heroes_openapi.TAG, health_openapi.TAG],
+        openapi_tags=[heroes_openapi.TAG, teams_openapi.TAG, health_openapi.TAG],
         generate_unique_id_function=operation_id,
         docs_url=DOCS_URL,
         redoc_url=REDOC_URL,
@@ -139,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_production_middleware(app, settings)
     install_error_handlers(app)
     app.include_router(heroes_router)
+    app.include_router(teams_router)
     app.include_router(health_router)
     app.include_router(metrics_router)
     _docs_last(app)

@@ -11,7 +11,7 @@ import pytest
 from tests.service_process import REPO_ROOT
 
 APP = REPO_ROOT / "app"
-DOMAINS = ("heroes",)
+DOMAINS = ("heroes", "teams")
 """Packages that hold one resource each; they share only their services and models."""
 PUBLIC_MODULES = ("service", "models")
 

@@ -1,20 +1,22 @@
-"""The hero's errors: the one its service raises, and the 422 examples its routes show."""
+"""The hero's errors: those its service raises, and the 422 examples its routes show."""
 
-from typing import Any
-
-from app.errors import NotFound
+from app.errors import MissingReference, NotFound
 from app.http.errors import InvalidInput
+from app.kit.openapi import invalid_id
 
 
 class HeroNotFound(NotFound):
     detail = "Hero not found"
 
 
-_BAD_HERO_ID: dict[str, Any] = {
-    "type": "int_parsing",
-    "loc": ["path", "hero_id"],
-    "msg": "Input should be a valid integer, unable to parse string as an integer",
-}
+class HeroTeamNotFound(MissingReference):
+    """The team a hero was to join does not exist (or was deleted at that moment)."""
+
+    field = "team_id"
+    message = "No team has this id"
+
+
+_BAD_HERO_ID = invalid_id("hero")
 
 
 # 422 examples for /docs, each what the service answers (tests/http/test_docs.py checks).

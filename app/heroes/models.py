@@ -6,17 +6,16 @@ Every bound is declared here, so that nothing the API accepts can overflow a col
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict
 from pydantic import Field as PydanticField
-from pydantic_core import PydanticCustomError
 from sqlalchemy import Index, func, text
 from sqlmodel import Field, SQLModel
 
 from app.db.tables import ID_TYPE, UTCDateTime, code_point_text, utc_now
 from app.http.responses import ANSWER_CONFIG
-from app.kit.fields import ID_MAX, Text
+from app.kit.fields import ID_MAX, RowId, Text, json_integer
 
 NAME_MAX_LENGTH = 255
 SECRET_NAME_MAX_LENGTH = 255
@@ -24,16 +23,8 @@ AGE_MAX = 2**31 - 1  # the largest value a 32-bit INTEGER column holds on every 
 HERO_ID_MAX = ID_MAX
 
 
-def _json_number(value: object) -> object:
-    # Lax validation would take `true` for 1 and `"28"` for 28; a JSON integer written as
-    # `28.0` is still 28 (JSON Schema's `integer` admits it), and `28.5` is refused below.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PydanticCustomError("int_type", "Input should be a valid integer")
-    return value
-
-
 # The bounds sit inside, so that the schema shows them as `minimum` and `maximum`.
-Age = Annotated[int, PydanticField(ge=0, le=AGE_MAX), BeforeValidator(_json_number)]
+Age = Annotated[int, PydanticField(ge=0, le=AGE_MAX), BeforeValidator(json_integer)]
 
 # Names compare and sort by code point on every backend (migration 0005).
 _NAME_TYPE = code_point_text(NAME_MAX_LENGTH)
@@ -63,6 +54,7 @@ class Hero(HeroBase, table=True):
     __table_args__ = (
         Index("ix_hero_name_id", "name", "id"),
         Index("ix_hero_age_id", "age", "id"),
+        Index("ix_hero_team_id_id", "team_id", "id"),  # a team's heroes, in id order
         {
             "sqlite_autoincrement": True,
             "mysql_charset": "utf8mb4",
@@ -75,6 +67,9 @@ class Hero(HeroBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True, sa_type=ID_TYPE)
     secret_name: str = Field(max_length=SECRET_NAME_MAX_LENGTH)
+    # No ON DELETE action: deleting a team releases its heroes itself, bumping their
+    # versions (app/teams/service.py), and a delete that missed one fails loudly.
+    team_id: int | None = Field(default=None, foreign_key="team.id", sa_type=ID_TYPE)
     # Never part of a hero's JSON body. The service sets both; the database's default
     # covers rows written by other tools.
     created_at: datetime = Field(
@@ -96,7 +91,7 @@ class HeroPublic(HeroBase):
     id: int = Field(description="Assigned by the service.", schema_extra={"examples": [1]})
 
 
-TIMESTAMP_FIELDS = ("created_at", "updated_at")
+EXTRA_FIELDS = ("team_id", "created_at", "updated_at")
 """Fields a client may ask to see in a hero's body (`?fields=`); never there by default."""
 
 
@@ -114,12 +109,17 @@ class HeroSummary:
     name: str
     age: int | None
 
+    def public_body(self) -> dict[str, Any]:
+        """HeroPublic's fields, in its order: a hero's JSON body."""
+        return {"name": self.name, "age": self.age, "id": self.id}
+
 
 @dataclass(slots=True)
 class StoredHero(HeroSummary):
     """A hero with its timestamps and version: what reading, creating or changing one
     answers."""
 
+    team_id: int | None
     created_at: datetime
     updated_at: datetime
     version: int
@@ -131,6 +131,14 @@ class HeroCreate(HeroBase):
         max_length=SECRET_NAME_MAX_LENGTH,
         description="The hero's real name: stored, never returned.",
         schema_extra={"examples": ["Dive Wilson"]},
+    )
+    team_id: RowId | None = Field(
+        default=None,
+        description=(
+            "The id of the team the hero joins, or null for none. A team that does not "
+            "exist is 422 (`missing_reference` at `team_id`)."
+        ),
+        schema_extra={"examples": [None]},
     )
 
 
@@ -154,4 +162,11 @@ class HeroUpdate(SQLModel):
         min_length=1,
         max_length=SECRET_NAME_MAX_LENGTH,
         description="A new real name: stored, never returned.",
+    )
+    team_id: RowId | None = Field(
+        default=None,
+        description=(
+            "The id of the team the hero moves to; null leaves its team. A team that does "
+            "not exist is 422 (`missing_reference` at `team_id`)."
+        ),
     )

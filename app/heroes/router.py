@@ -8,37 +8,35 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel
 
+from app.db import Database
 from app.heroes import openapi, service
 from app.heroes.models import HeroCreate, HeroPublic, HeroUpdate, StoredHero
 from app.heroes.openapi import HeroId
 from app.heroes.resource import (
     HEROES,
     HEROES_LIST,
-    fields_to_read,
+    ExpandedTeam,
     hero_response,
     list_body,
+    shape_to_read,
     stored_hero,
+    team_ids,
 )
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
-from app.http.responses import ANSWER_CONFIG, FastJSONResponse
+from app.http.responses import FastJSONResponse
 from app.kit.idempotency.writes import Once, respond_once
 from app.kit.listing.links import page_response
 from app.kit.listing.parameters import ListRequest
-from app.kit.validators import is_current, not_modified, write_preconditions
+from app.kit.responses import Deleted
+from app.kit.validators import embedding, is_current, not_modified, write_preconditions
+from app.teams import service as teams
 
 router = APIRouter(
     prefix="/heroes", tags=["heroes"], route_class=StrictJSONRoute, **openapi.ROUTER
 )
 HeroesPage = Annotated[ListRequest, Depends(HEROES_LIST.dependency)]
-
-
-class Deleted(BaseModel):
-    model_config = ANSWER_CONFIG
-
-    ok: bool = True
 
 
 @router.post("/", response_model=HeroPublic, **openapi.CREATE)
@@ -72,20 +70,28 @@ async def list_heroes(listing: HeroesPage, database: DatabaseDep) -> FastJSONRes
     changed or made for other filters or another sort are 422, naming what is allowed.
     """
     page = await service.list_heroes(database, listing.query)
-    return page_response(listing, page, HEROES.key_places, list_body(listing.query.extra))
+    embedded = (
+        await teams.team_bodies(database, team_ids(page.rows)) if listing.query.expand else None
+    )
+    return page_response(
+        listing, page, HEROES.key_places, list_body(listing.query.extra, embedded)
+    )
 
 
 @router.get("/{hero_id}", response_model=HeroPublic, **openapi.READ)
 async def read_hero(hero_id: HeroId, database: DatabaseDep, request: Request) -> Response:
     """The hero with this id, or 404 if there is none, with its `ETag` and `Last-Modified`;
-    `fields` adds the timestamps to the body. 304 without a body when `If-None-Match`
+    `fields` adds its team's id and its timestamps to the body, `expand=team` its team
+    (whose changes then change the ETag too). 304 without a body when `If-None-Match`
     names its ETag, or (without `If-None-Match`) when it has not changed since
     `If-Modified-Since`."""
-    extra = fields_to_read(request)
+    shape = shape_to_read(request)
     hero = await service.get_hero(database, hero_id)
-    if is_current(hero, request):
-        return not_modified(hero)
-    return hero_response(hero, extra)
+    team = await _team_of(database, hero.team_id) if shape.expand_team else None
+    current = hero if team is None or team.row is None else embedding(hero, team.row)
+    if is_current(current, request):
+        return not_modified(current)
+    return hero_response(hero, shape.extra, team=team)
 
 
 @router.patch("/{hero_id}", response_model=HeroPublic, **openapi.UPDATE)
@@ -122,3 +128,9 @@ async def delete_hero(
     )
     await service.delete_hero(database, hero_id, expected)
     return Deleted()
+
+
+async def _team_of(database: Database, team_id: int | None) -> ExpandedTeam:
+    """A hero's team for `?expand=team` on GET one (none without one)."""
+    team = await teams.find_team(database, team_id) if team_id is not None else None
+    return ExpandedTeam(team, {team.id: team.public_body()} if team else {})

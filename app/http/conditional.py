@@ -137,12 +137,12 @@ def _too_long(header: str, max_length: int) -> dict[str, Any]:
     }
 
 
-def opaque_tag(row_id: int, version: int) -> str:
+def opaque_tag(row_id: int, version: int | str) -> str:
     """A row's entity tag without its quotes, as If-Match and If-None-Match list them."""
     return f"{row_id}.{version}"
 
 
-def entity_tag(row_id: int, version: int) -> str:
+def entity_tag(row_id: int, version: int | str) -> str:
     """A row's strong entity tag, as the ETag header carries it."""
     return f'"{row_id}.{version}"'
 

@@ -20,7 +20,13 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db.errors import DatabaseUnavailable
-from app.errors import NotFound, PreconditionFailed, PreconditionRequired
+from app.errors import (
+    Conflict,
+    MissingReference,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+)
 from app.http.conditional import CACHE_CONTROL, entity_tag
 from app.observability.context import mark_error_kind
 
@@ -122,6 +128,8 @@ def answer_for(error_type: type[Exception]) -> Answer:
         return Answer(error_type.status_code, error_type.detail, headers)
     if issubclass(error_type, NotFound):
         return Answer(404, error_type.detail)
+    if issubclass(error_type, Conflict):
+        return Answer(409, error_type.detail)
     return next(
         (answer for base in error_type.__mro__ if (answer := _ANSWERS.get(base)) is not None),
         Answer(500, "Internal Server Error"),
@@ -297,8 +305,17 @@ class UnhandledErrors:
             await error_response(HttpError)(scope, receive, send)
 
 
+async def _missing_reference_handler(request: Request, error: Exception) -> SafeJSONResponse:
+    """A reference the database refused, answered as a validation error of its field."""
+    assert isinstance(error, MissingReference)  # noqa: S101  # registered for it only
+    mark_error_kind(request.scope, error_kind(error))
+    problem = {"type": "missing_reference", "loc": ["body", error.field], "msg": error.message}
+    return SafeJSONResponse({"detail": [problem]}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    for error_type in (HttpError, NotFound, PreconditionFailed, PreconditionRequired):
+    app.add_exception_handler(MissingReference, _missing_reference_handler)
+    for error_type in (HttpError, NotFound, Conflict, PreconditionFailed, PreconditionRequired):
         app.add_exception_handler(error_type, _domain_error_handler)
     app.add_exception_handler(DatabaseUnavailable, _domain_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)

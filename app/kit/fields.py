@@ -3,7 +3,8 @@ backend, and the checks a cursor's values pass before they are bound."""
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 ID_MAX = 2**63 - 1  # the largest value a BIGINT column holds
 
@@ -21,6 +22,19 @@ def _reject_nul(value: str) -> str:
 Text = Annotated[
     str, AfterValidator(_reject_nul), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})
 ]
+
+
+def json_integer(value: object) -> object:
+    """A JSON integer, as a BeforeValidator: lax validation would take `true` for 1 and
+    `"28"` for 28. One written as `28.0` is still 28 (JSON Schema's `integer` admits it),
+    and `28.5` is refused by the `int` type after this."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+RowId = Annotated[int, Field(ge=-ID_MAX - 1, le=ID_MAX), BeforeValidator(json_integer)]
+"""A row's id in a request's body: a reference to another row (64-bit)."""
 
 
 def is_id(value: object) -> bool:

@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, delete, insert, select, u
 from app.db import Database, Params, Row
 from app.db.database import Step, StepMissed
 from app.db.statements import STATEMENTS, Statement
-from app.db.tables import utc_now
+from app.db.tables import column, utc_now
 from app.errors import PreconditionFailed
 from app.kit.resource import Resource
 
@@ -193,6 +193,46 @@ async def delete_row(
     if row is None:
         raise await _not_deleted(database, resource, row_id, expected)
     return row
+
+
+def touch_statement(table: type[Any]) -> Statement:
+    """An UPDATE that moves the version and `updated_at` of up to two rows of `table`
+    (`touch_params`): rows whose answer shows other rows that changed (a team, when one
+    of its heroes changes). Both ids in one statement, so that two transactions touching
+    the same pair lock them in the same order."""
+    version = column(table.version)
+    return Statement(
+        update(table)
+        .where(column(table.id).in_([bindparam("touched_0"), bindparam("touched_1")]))
+        .values(version=version + 1, updated_at=bindparam("touched_at"))
+    )
+
+
+def touch_params(*row_ids: int | None) -> Params | None:
+    """The params of `touch_statement` for these ids (None ones left out), or None if
+    there is none: nothing to touch, the step is skipped."""
+    ids = sorted({row_id for row_id in row_ids if row_id is not None})
+    if not ids:
+        return None
+    return {"touched_0": ids[0], "touched_1": ids[-1], "touched_at": utc_now()}
+
+
+def release_statement(table: type[Any], reference: Any) -> Statement:
+    """An UPDATE that sets `reference` to null on every row of `table` that refers to the
+    row `released_from`, moving each one's version and `updated_at`: their answers change
+    (`?fields=team_id`, say)."""
+    referring = column(reference)
+    return Statement(
+        update(table)
+        .where(referring == bindparam("released_from"))
+        .values(
+            {
+                referring: None,
+                "version": column(table.version) + 1,
+                "updated_at": bindparam("released_at"),
+            }
+        )
+    )
 
 
 def version_of(row: Row) -> int:

@@ -34,9 +34,27 @@ class Versioned(Protocol):
     @property
     def id(self) -> int: ...
     @property
-    def version(self) -> int: ...
+    def version(self) -> int | str: ...
     @property
     def updated_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Embedding:
+    """The validators of an answer that embeds other rows (`?expand=`): its tag names the
+    row's version and each embedded row's, so that it changes when any of them does, and
+    never matches an If-Match (which names the row's own versions); its Last-Modified is
+    the latest of their changes."""
+
+    id: int
+    version: str
+    updated_at: datetime
+
+
+def embedding(row: Versioned, *embedded: Versioned) -> Embedding:
+    version = ".".join([str(row.version), *(f"{each.id}-{each.version}" for each in embedded)])
+    latest = max([row.updated_at, *(each.updated_at for each in embedded)])
+    return Embedding(row.id, version, latest)
 
 
 def validators(row: Versioned) -> dict[str, str]:

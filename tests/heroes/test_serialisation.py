@@ -15,7 +15,7 @@ ODD_BUT_LEGAL_NAMES = ("Zoë", "雷神", "emoji 🦸", 'quote " and \\ backslash
 
 
 def test_a_body_has_heroes_public_fields_in_their_order() -> None:
-    hero = StoredHero(1, "Deadpond", None, datetime.now(UTC), datetime.now(UTC), version=1)
+    hero = StoredHero(1, "Deadpond", None, None, datetime.now(UTC), datetime.now(UTC), version=1)
 
     assert list(hero_body(hero)) == list(HeroPublic.model_fields)
 

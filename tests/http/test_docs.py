@@ -44,6 +44,11 @@ OPERATIONS = {
     ("get", "/heroes/{hero_id}"): "read_hero",
     ("patch", "/heroes/{hero_id}"): "update_hero",
     ("delete", "/heroes/{hero_id}"): "delete_hero",
+    ("post", "/teams/"): "create_team",
+    ("get", "/teams/"): "list_teams",
+    ("get", "/teams/{team_id}"): "read_team",
+    ("patch", "/teams/{team_id}"): "update_team",
+    ("delete", "/teams/{team_id}"): "delete_team",
 }
 OPERATIONS_ROUTES = {
     ("get", "/healthz"): "healthz",
@@ -56,6 +61,11 @@ ERRORS = {
     "read_hero": {"404", "422", "503"},
     "update_hero": {"400", "404", "408", "409", "412", "413", "422", "428", "503"},
     "delete_hero": {"404", "412", "422", "428", "503"},
+    "create_team": {"400", "408", "409", "413", "422", "503"},
+    "list_teams": {"422", "503"},
+    "read_team": {"404", "422", "503"},
+    "update_team": {"400", "404", "408", "409", "412", "413", "422", "428", "503"},
+    "delete_team": {"404", "412", "422", "428", "503"},
 }
 
 
@@ -165,8 +175,9 @@ def test_openapi_tags_are_described(openapi: dict[str, Any]) -> None:
     tags = {tag["name"]: tag for tag in openapi["tags"]}
     assert tags["heroes"]["description"]
     assert tags["operations"]["description"]
-    for _operation_id, operation in operations(openapi):
-        assert operation["tags"] == ["heroes"]
+    assert tags["teams"]["description"]
+    for (_method, path), operation_id in OPERATIONS.items():
+        assert openapi["paths"][path][_method]["tags"] == [path.split("/")[1]], operation_id
     for (method, path), _operation_id in OPERATIONS_ROUTES.items():
         assert openapi["paths"][path][method]["tags"] == ["operations"]
 
@@ -195,10 +206,21 @@ def test_request_bodies_have_examples(openapi: dict[str, Any]) -> None:
         "name": "Deadpond",
         "age": 28,
         "secret_name": "Dive Wilson",
+        "team_id": None,  # Swagger's "Try it out" would otherwise send a team id of 0
     }
     assert schemas["HeroUpdate"]["examples"] == [{"age": 29}]
+    assert property_examples(schemas["TeamCreate"]) == {
+        "name": "Preventers",
+        "headquarters": "Sharp Tower",
+    }
+    assert schemas["TeamUpdate"]["examples"] == [{"headquarters": "Sister Margaret's Bar"}]
     ops = dict(operations(openapi))
-    for operation_id, model in (("create_hero", "HeroCreate"), ("update_hero", "HeroUpdate")):
+    for operation_id, model in (
+        ("create_hero", "HeroCreate"),
+        ("update_hero", "HeroUpdate"),
+        ("create_team", "TeamCreate"),
+        ("update_team", "TeamUpdate"),
+    ):
         body = ops[operation_id]["requestBody"]["content"]["application/json"]["schema"]
         assert body["$ref"] == f"#/components/schemas/{model}"
 
@@ -235,6 +257,11 @@ INVALID_REQUESTS = {
     "read_hero": ("GET", "/heroes/abc", None),
     "update_hero": ("PATCH", "/heroes/abc", {"name": None}),
     "delete_hero": ("DELETE", "/heroes/abc", None),
+    "create_team": ("POST", "/teams/", {"name": "", "headquarters": "x"}),
+    "list_teams": ("GET", "/teams/?sort=power", None),
+    "read_team": ("GET", "/teams/abc", None),
+    "update_team": ("PATCH", "/teams/abc", {"name": None}),
+    "delete_team": ("DELETE", "/teams/abc", None),
 }
 
 

@@ -21,7 +21,7 @@ def store_names(engine: Engine) -> None:
 
 
 def test_upgrade_orders_and_matches_names_by_code_point(scratch_engine: Engine) -> None:
-    upgrade(scratch_engine)
+    upgrade(scratch_engine, "0005")
     store_names(scratch_engine)
     name = hero_table.c.name
 
@@ -37,7 +37,7 @@ def test_upgrade_orders_and_matches_names_by_code_point(scratch_engine: Engine) 
 def test_downgrade_restores_the_single_column_indexes_and_keeps_rows(
     scratch_engine: Engine,
 ) -> None:
-    upgrade(scratch_engine)
+    upgrade(scratch_engine, "0005")
     store_names(scratch_engine)
 
     downgrade(scratch_engine, "0004")
@@ -46,5 +46,5 @@ def test_downgrade_restores_the_single_column_indexes_and_keeps_rows(
     with scratch_engine.connect() as connection:
         count: int = connection.execute(text("SELECT COUNT(*) FROM hero")).scalar_one()
     assert count == len(NAMES_IN_ORDER)
-    upgrade(scratch_engine)
+    upgrade(scratch_engine, "0005")
     assert index_names(scratch_engine) == {"ix_hero_name_id", "ix_hero_age_id"}

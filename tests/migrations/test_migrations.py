@@ -44,7 +44,7 @@ def test_upgrade_from_empty_to_head_downgrade_to_base_and_upgrade_again(
     assert table_names(scratch_engine) == set()
 
     assert upgrade(scratch_engine) == (None, head_revision())
-    assert table_names(scratch_engine) == {"hero", "idempotency_key", "alembic_version"}
+    assert table_names(scratch_engine) == {"hero", "team", "idempotency_key", "alembic_version"}
     assert database_revision(scratch_engine) == head_revision()
 
     assert downgrade(scratch_engine, "base") == (head_revision(), None)
@@ -168,6 +168,7 @@ def test_schema_has_the_stable_names_and_table_options(scratch_engine: Engine) -
     assert {index["name"] for index in schema.get_indexes("hero")} == {
         "ix_hero_name_id",
         "ix_hero_age_id",
+        "ix_hero_team_id_id",
     }
     backend = scratch_engine.dialect.name
     with scratch_engine.connect() as connection:

@@ -198,7 +198,9 @@ async def purge_now_and_then(
     DELETE's subquery, PostgreSQL no LIMIT on DELETE."""
     if chance() >= PURGE_CHANCE:
         return 0
-    return await purge(database, now)
+    with suppress(DatabaseUnavailable):  # after the answer: the next purge will do
+        return await purge(database, now)
+    return 0
 
 
 async def purge(database: Database, now: datetime) -> int:

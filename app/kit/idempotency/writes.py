@@ -16,6 +16,7 @@ nothing, depend only on the request, and are not stored either.
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from fastapi import Request, Response
@@ -44,7 +45,7 @@ REPLAYED = "Idempotent-Replayed"
 STORED_HEADERS = frozenset({"etag", "last-modified", "location", "cache-control"})
 
 
-def clock() -> Any:
+def clock() -> datetime:
     """The time keys are claimed and expire by (tests move it)."""
     return utc_now()
 
@@ -165,4 +166,7 @@ def _merge(responses: dict[Any, Any], *errors: type[Exception]) -> None:
             responses[status] = declared
         elif declared["description"] not in entry["description"]:
             description = f"{entry['description']}; or {declared['description']}"
-            responses[status] = entry | {"description": description}
+            headers = entry.get("headers", {}) | declared.get("headers", {})
+            responses[status] = (
+                entry | {"description": description} | ({"headers": headers} if headers else {})
+            )

@@ -156,6 +156,45 @@ class Range(Filter):
         return low is not None or high is not None or present is True
 
 
+@dataclass(frozen=True, slots=True)
+class Reference(Filter):
+    """A nullable reference to another row: `name` (exactly that row) and `present_name`
+    (true: any row; false: none), `has_team` beside `team_id`, say."""
+
+    column: ColumnElement[Any]
+    exact: Parameter
+    present_name: str
+    present: Parameter
+
+    def parameters(self, name: str) -> dict[str, Parameter]:
+        return {name: self.exact, self.present_name: self.present}
+
+    def value(self, name: str, given: Any) -> FilterValue:
+        exact, present = getattr(given, name), getattr(given, self.present_name)
+        return (exact, None if exact is not None and present is True else present)
+
+    def shape(self, value: FilterValue) -> Hashable:
+        exact, present = value
+        return (exact is not None, present)
+
+    def conditions(self, name: str, shape: Hashable) -> list[ColumnElement[bool]]:
+        assert isinstance(shape, tuple)  # noqa: S101  # Reference.shape made it
+        has_exact, present = shape
+        conditions: list[ColumnElement[bool]] = []
+        if has_exact:
+            conditions.append(self.column == bindparam(name))
+        if present is not None:
+            conditions.append(self.column.is_not(None) if present else self.column.is_(None))
+        return conditions
+
+    def params(self, name: str, value: FilterValue) -> dict[str, Any]:
+        return {} if value[0] is None else {name: value[0]}
+
+    def excludes_null(self, value: FilterValue) -> bool:
+        exact, present = value
+        return exact is not None or present is True
+
+
 def _range_shape(shape: Hashable) -> tuple[bool, bool, bool | None]:
     assert isinstance(shape, tuple)  # noqa: S101  # Range.shape made it
     has_low, has_high, present = shape

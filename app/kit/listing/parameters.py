@@ -2,7 +2,7 @@
 the same model, so that the docs and the rules cannot drift apart.
 
 The model is made from the resource's description: each filter's parameters, then `sort`,
-`cursor`, `offset`, `limit` and, if the resource has extra fields, `fields`. A problem is a
+`cursor`, `offset`, `limit` and, if the resource has them, `fields` and `expand`. A problem is a
 422 in FastAPI's shape, at ("query", parameter); the message names what is allowed and
 never echoes what was sent.
 """
@@ -81,6 +81,7 @@ class ListParameters:
             given.limit,
             offset=given.offset,
             extra=requested_fields(resource, getattr(given, "fields", None)),
+            expand=requested(resource.expansions, getattr(given, "expand", None)),
             count=wants_count(prefer),
         )
         return self._with_cursor(codec, query, given.cursor)
@@ -110,8 +111,14 @@ class ListParameters:
 
 def requested_fields(resource: Resource, fields: str | None) -> tuple[str, ...]:
     """The extra fields asked for, in the body's order (the pattern vetted the names)."""
-    asked = set(fields.split(",")) if fields else set()
-    return tuple(name for name in resource.extra_fields if name in asked)
+    return requested(resource.extra_fields, fields)
+
+
+def requested(names: tuple[str, ...], given: str | None) -> tuple[str, ...]:
+    """The names a comma-separated parameter asks for, in `names`' order (the parameter's
+    pattern vetted them)."""
+    asked = set(given.split(",")) if given else set()
+    return tuple(name for name in names if name in asked)
 
 
 def _page_headers(resource: Resource) -> dict[str, Any]:
@@ -203,5 +210,7 @@ def _model(resource: Resource) -> type[BaseModel]:
     }
     if resource.fields is not None:
         fields["fields"] = resource.fields
+    if resource.expand is not None:
+        fields["expand"] = resource.expand
     name = f"{resource.name.capitalize()}ListParameters"
     return create_model(name, **fields)

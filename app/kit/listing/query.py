@@ -43,6 +43,7 @@ class ListQuery:
     offset: int | None = None  # None: the client sent no offset
     cursor: Cursor | None = None
     extra: tuple[str, ...] = ()  # extra fields asked for with ?fields=
+    expand: tuple[str, ...] = ()  # related rows asked for with ?expand=
     count: bool = False  # Prefer: count=exact
 
     def made_for(self) -> bytes:

@@ -2,10 +2,10 @@
 answer, kept until the key expires (README, "Retry-safe writes").
 
 Revision 0008 follows the teams (0006) and users (0007) migrations; it is written against
-0005 until those land, and re-chained then.
+0006 until users land, and re-chained to 0007 then.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 Created: 2026-12-02
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision: str = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,99 @@
+"""The team routes, in the tutorial's style: each reads its request and calls the service."""
+
+from functools import partial
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from app.http.dependencies import DatabaseDep, OptionsDep
+from app.http.json_body import StrictJSONRoute
+from app.http.responses import FastJSONResponse
+from app.kit.idempotency.writes import Once, respond_once
+from app.kit.listing.links import page_response
+from app.kit.listing.parameters import ListRequest
+from app.kit.responses import Deleted
+from app.kit.validators import is_current, not_modified, write_preconditions
+from app.teams import openapi, service
+from app.teams.models import (
+    StoredTeam,
+    TeamCreate,
+    TeamPublic,
+    TeamPublicWithHeroes,
+    TeamUpdate,
+)
+from app.teams.openapi import TeamId
+from app.teams.resource import TEAMS, TEAMS_LIST, list_body, stored_team, team_response
+
+router = APIRouter(prefix="/teams", tags=["teams"], route_class=StrictJSONRoute, **openapi.ROUTER)
+TeamsPage = Annotated[ListRequest, Depends(TEAMS_LIST.dependency)]
+
+
+@router.post("/", response_model=TeamPublic, **openapi.CREATE)
+async def create_team(
+    team: TeamCreate, database: DatabaseDep, options: OptionsDep, request: Request
+) -> Response:
+    """Create a team and answer it with its new id, its `ETag`, `Last-Modified`, and its
+    URL in `Location` (status 200, as for heroes). A name another team has is 409; any
+    `id` in the body is ignored. With `Idempotency-Key`, a retry creates no second team:
+    it gets the first answer again."""
+
+    def created(team: StoredTeam) -> Response:
+        location = str(request.url_for("read_team", team_id=team.id))
+        return team_response(team, location=location)
+
+    write = partial(service.create_team, database, team)
+    return await respond_once(request, options, database, Once(write, created, stored_team))
+
+
+@router.get("/", response_model=list[TeamPublic], **openapi.LIST)
+async def list_teams(listing: TeamsPage, database: DatabaseDep) -> FastJSONResponse:
+    """Teams that match every filter given, in the order `sort` asks (default: `id`), a
+    page at a time, by `offset` or by the cursors of the `Link` header, as heroes are.
+    `Prefer: count=exact` adds `X-Total-Count`."""
+    page = await service.list_teams(database, listing.query)
+    return page_response(listing, page, TEAMS.key_places, list_body)
+
+
+@router.get("/{team_id}", response_model=TeamPublicWithHeroes, **openapi.READ)
+async def read_team(team_id: TeamId, database: DatabaseDep, request: Request) -> Response:
+    """The team with this id and its heroes (the first 100, in id order), or 404. Its
+    `ETag` and `Last-Modified` change when the team does and when its heroes do (joining,
+    leaving, changing). 304 without a body when `If-None-Match` names its ETag, or
+    (without `If-None-Match`) when it has not changed since `If-Modified-Since`."""
+    found = await service.get_team(database, team_id)
+    if is_current(found.team, request):
+        return not_modified(found.team)
+    return team_response(found.team, found.heroes)
+
+
+@router.patch("/{team_id}", response_model=TeamPublic, **openapi.UPDATE)
+async def update_team(
+    team_id: TeamId,
+    changes: TeamUpdate,
+    database: DatabaseDep,
+    options: OptionsDep,
+    request: Request,
+) -> Response:
+    """Change only the fields sent; neither may be null. A name another team has is 409.
+    With `If-Match`, the change happens only if the team still has that ETag (else 412
+    with the current one). With `Idempotency-Key`, a retry gets the first answer again."""
+    expected = write_preconditions(
+        request, team_id, required=options.require_if_match, version_max=TEAMS.version_max
+    )
+    write = partial(service.update_team, database, team_id, changes, expected)
+    once = Once(write, team_response, stored_team)
+    return await respond_once(request, options, database, once)
+
+
+@router.delete("/{team_id}", **openapi.DELETE)
+async def delete_team(
+    team_id: TeamId, database: DatabaseDep, options: OptionsDep, request: Request
+) -> Deleted:
+    """Delete the team for good, releasing its heroes in the same transaction: their
+    `team_id` becomes null and their ETags change. 404 if there is none; with
+    `If-Match`, only if the team still has that ETag (else 412)."""
+    expected = write_preconditions(
+        request, team_id, required=options.require_if_match, version_max=TEAMS.version_max
+    )
+    await service.delete_team(database, team_id, expected)
+    return Deleted()

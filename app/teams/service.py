@@ -1,0 +1,99 @@
+"""Team use cases: each function takes the database first and is one unit of work.
+
+A team's version moves when its own fields change and when its heroes do (the hero
+service touches it in the same transaction), so one ETag covers a team with its heroes.
+Deleting a team releases its heroes in the same transaction: the team's row is locked
+first, so that no hero can join it meanwhile (its foreign key waits for the lock, then
+refuses), then its heroes leave it, each one's version moving, then the team goes.
+"""
+
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from app.db import Database
+from app.db.errors import ConstraintViolation
+from app.heroes import service as heroes
+from app.heroes.models import HeroSummary
+from app.kit import rows
+from app.kit.listing.pages import Page, fetch_page
+from app.kit.listing.query import ListQuery
+from app.kit.rows import Expected
+from app.teams.errors import TeamNameTaken, TeamNotFound
+from app.teams.models import StoredTeam, TeamCreate, TeamSummary, TeamUpdate
+from app.teams.resource import TEAMS, by_ids
+
+_UNIQUE_NAME = "uq_team_name"
+
+
+@dataclass(frozen=True, slots=True)
+class TeamWithHeroes:
+    team: StoredTeam
+    heroes: list[HeroSummary]
+
+
+async def create_team(
+    database: Database, data: TeamCreate, also: Sequence[rows.Also] = ()
+) -> StoredTeam:
+    """`also`: more steps for the INSERT's transaction (an Idempotency-Key's answer)."""
+    values = data.model_dump(include={"name", "headquarters"})
+    with _name_must_be_free():
+        return StoredTeam(*await rows.create_row(database, TEAMS, values, also))
+
+
+async def get_team(database: Database, team_id: int) -> TeamWithHeroes:
+    """The team and the first of its heroes. The team is read first: a hero that changes
+    in between makes the answer newer than its ETag says, which a client's next
+    revalidation corrects, never older (which a cache could keep)."""
+    team = StoredTeam(*await rows.get_row(database, TEAMS, team_id))
+    return TeamWithHeroes(team, await heroes.heroes_of_team(database, team_id))
+
+
+async def team_bodies(database: Database, team_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """The bodies of these teams (those that exist), by id, in one statement."""
+    if not team_ids:
+        return {}
+    statement, params = by_ids(team_ids)
+    found = await database.fetch_all(statement, params)
+    return {row[0]: TeamSummary(*row).public_body() for row in found}
+
+
+async def find_team(database: Database, team_id: int) -> StoredTeam | None:
+    """The team, or None if there is none (a hero's team deleted meanwhile, say)."""
+    try:
+        return StoredTeam(*await rows.get_row(database, TEAMS, team_id))
+    except TeamNotFound:
+        return None
+
+
+async def list_teams(database: Database, query: ListQuery) -> Page:
+    return await fetch_page(database, TEAMS, query)
+
+
+async def update_team(
+    database: Database,
+    team_id: int,
+    changes: TeamUpdate,
+    expected: Expected = None,
+    also: Sequence[rows.Also] = (),
+) -> StoredTeam:
+    """Only the fields sent change; an empty PATCH changes nothing (and runs no `also`)."""
+    change = rows.Change(changes.model_dump(exclude_unset=True), expected, also)
+    with _name_must_be_free():
+        return StoredTeam(*await rows.update_row(database, TEAMS, team_id, change))
+
+
+async def delete_team(database: Database, team_id: int, expected: Expected = None) -> None:
+    await rows.delete_row(database, TEAMS, team_id, expected, (heroes.release_from_team(team_id),))
+
+
+@contextmanager
+def _name_must_be_free() -> Iterator[None]:
+    """The unique constraint's refusal of a team's name, as TeamNameTaken."""
+    try:
+        yield
+    except ConstraintViolation as violation:
+        if violation.constraint != _UNIQUE_NAME:
+            raise
+        raise TeamNameTaken from violation
