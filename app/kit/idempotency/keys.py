@@ -20,9 +20,11 @@ from app.kit.idempotency.models import KEY_MAX_LENGTH
 
 HEADER = "idempotency-key"
 # Printable ASCII (space to tilde), not starting or ending with a space, which HTTP
-# parsers strip; the IETF draft's quoted form ("...") is read as its content.
+# parsers strip; the IETF draft's quoted form (an sf-string, "...") is read as its content.
 _KEY = re.compile(rf"[!-~](?:[ -~]{{0,{KEY_MAX_LENGTH - 2}}}[!-~])?")
-_QUOTED = re.compile(r'"([^"\\]*)"')
+_QUOTED = re.compile(rf'"([ !#-\[\]-~]{{1,{KEY_MAX_LENGTH}}})"')
+KEY_PATTERN = r'^(?!""$)[!-~](?:[ -~]*[!-~])?$'
+"""The key as OpenAPI declares it (with maxLength 255)."""
 
 KEY_HEADER = DeclaredHeader(
     "Idempotency-Key",
@@ -32,7 +34,8 @@ KEY_HEADER = DeclaredHeader(
     "with another request is 422, and while the first request still runs, 409 with "
     "`Retry-After`. Keys are kept IDEMPOTENCY_KEY_TTL seconds (a day by default).",
     "9b2f6c1e-4d7a-4f0e-8c4b-1f2a3b4c5d6e",
-    max_length=KEY_MAX_LENGTH + 2,  # the quoted form
+    max_length=KEY_MAX_LENGTH,
+    pattern=KEY_PATTERN,
 )
 
 
@@ -66,10 +69,11 @@ def idempotency_key(request: Request, *, required: bool = False) -> str | None:
         raise InvalidIdempotencyKey()
     value = values[0]
     quoted = _QUOTED.fullmatch(value)
-    key = quoted.group(1) if quoted else value
-    if not _KEY.fullmatch(key):
+    if quoted:
+        return quoted.group(1)
+    if not _KEY.fullmatch(value) or value == '""':  # the quoted form of nothing
         raise InvalidIdempotencyKey()
-    return key
+    return value
 
 
 async def idempotency_request(
