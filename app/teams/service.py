@@ -9,7 +9,6 @@ refuses), then its heroes leave it, each one's version moving, then the team goe
 
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from app.db import Database
@@ -27,12 +26,6 @@ from app.teams.resource import TEAMS, by_ids
 _UNIQUE_NAME = "uq_team_name"
 
 
-@dataclass(frozen=True, slots=True)
-class TeamWithHeroes:
-    team: StoredTeam
-    heroes: list[HeroSummary]
-
-
 async def create_team(
     database: Database, data: TeamCreate, also: Sequence[rows.Also] = ()
 ) -> StoredTeam:
@@ -42,12 +35,16 @@ async def create_team(
         return StoredTeam(*await rows.create_row(database, TEAMS, values, also))
 
 
-async def get_team(database: Database, team_id: int) -> TeamWithHeroes:
-    """The team and the first of its heroes. The team is read first: a hero that changes
-    in between makes the answer newer than its ETag says, which a client's next
-    revalidation corrects, never older (which a cache could keep)."""
-    team = StoredTeam(*await rows.get_row(database, TEAMS, team_id))
-    return TeamWithHeroes(team, await heroes.heroes_of_team(database, team_id))
+async def get_team(database: Database, team_id: int) -> StoredTeam:
+    return StoredTeam(*await rows.get_row(database, TEAMS, team_id))
+
+
+async def heroes_of(database: Database, team_id: int) -> list[HeroSummary]:
+    """The first of the team's heroes, in id order. Read after the team (`get_team`): a
+    hero that changes in between makes the answer newer than the team's ETag says, which
+    the client's next revalidation corrects; read before, it could be older, and a cache
+    would keep it under the newer ETag."""
+    return await heroes.heroes_of_team(database, team_id)
 
 
 async def team_bodies(database: Database, team_ids: Collection[int]) -> dict[int, dict[str, Any]]:
