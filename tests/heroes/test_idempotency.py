@@ -71,8 +71,8 @@ def assert_replay_of(replay: httpx.Response, first: httpx.Response) -> None:
 
 
 class HeldDatabase(Database):
-    """The app's database, its transactions held until `released` is set, then run with
-    `appended` steps at their end, or failed with `fail_with`."""
+    """The app's database, its first transaction held until `released` is set; each runs
+    with `appended` steps at its end, or fails with `fail_with`."""
 
     def __init__(self, inner: Database) -> None:
         self.inner = inner
@@ -82,8 +82,9 @@ class HeldDatabase(Database):
         self.appended: list[Step] = []
 
     async def transaction(self, steps: Sequence[Step]) -> list[Any]:
-        self.waiting.set()
-        await asyncio.to_thread(self.released.wait, TIMEOUT)
+        if not self.waiting.is_set():  # the first transaction only
+            self.waiting.set()
+            await asyncio.to_thread(self.released.wait, TIMEOUT)
         if self.fail_with is not None:
             raise self.fail_with
         return await self.inner.transaction([*steps, *self.appended])
@@ -351,6 +352,32 @@ def test_a_claim_taken_over_meanwhile_rolls_the_write_back_whole(
 
     assert answered.status_code == 409
     assert heroes_stored(session) == 0
+
+
+def test_a_claim_abandoned_past_its_lease_is_taken_over_and_one_hero_is_created(
+    client: TestClient,
+    session: Session,
+    held: HeldDatabase,
+    *,
+    pool: ThreadPoolExecutor,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As if the first request's worker had died: past its lease, a retry takes the key
+    # over and runs; the first, should it wake up after all, writes nothing.
+    first = pool.submit(post, client, DEADPOND)
+    assert held.waiting.wait(TIMEOUT)
+    later = utc_now() + timedelta(seconds=settings.idempotency_lease + 1)
+    monkeypatch.setattr(writes, "clock", lambda: later)
+
+    retry = post(client, DEADPOND)
+    held.released.set()
+    late = first.result(timeout=TIMEOUT)
+
+    assert (retry.status_code, REPLAYED in retry.headers) == (200, False)
+    assert late.status_code == 409  # its claim was taken: its INSERT was rolled back
+    assert heroes_stored(session) == 1
+    assert_replay_of(post(client, DEADPOND), retry)
 
 
 # --- what is not stored ---------------------------------------------------------------------
