@@ -8,10 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import Request
 from pydantic import BaseModel, Field
-from sqlalchemy import bindparam, select
 
 from app.db import Columns, Row
-from app.db.statements import Statement
 from app.db.tables import column
 from app.heroes.errors import HeroNotFound
 from app.heroes.models import (
@@ -29,7 +27,6 @@ from app.kit.listing.filters import Contains, Equal, Range, Reference
 from app.kit.listing.parameters import ListParameters, requested_fields
 from app.kit.resource import VERSION_MAX, Resource, SortKey
 from app.kit.validators import Versioned, embedding, validators
-from app.teams.models import HEROES_SHOWN
 
 Teams = Mapping[int, dict[str, Any]]
 """Teams' bodies by id, to embed in heroes' bodies."""
@@ -81,8 +78,7 @@ NULL_AGE_RULE = (
 hero_id, hero_name, hero_age = column(Hero.id), column(Hero.name), column(Hero.age)
 hero_version, hero_updated_at = column(Hero.version), column(Hero.updated_at)
 hero_team_id = column(Hero.team_id)
-PUBLIC: Columns = (hero_id, hero_name, hero_age)
-SUMMARY: Columns = (*PUBLIC, hero_team_id)
+SUMMARY: Columns = (hero_id, hero_name, hero_age, hero_team_id)
 STORED: Columns = (*SUMMARY, column(Hero.created_at), hero_updated_at, hero_version)
 TEAM_PLACE = SUMMARY.index(hero_team_id)
 """team_id's place in a page's rows and in a stored hero's: `?expand=team` reads no more
@@ -188,13 +184,6 @@ HEROES = Resource(
     version_max=VERSION_MAX,
 )
 
-MEMBERS = Statement(
-    select(*PUBLIC)
-    .where(hero_team_id == bindparam("team_id"))
-    .order_by(hero_id)
-    .limit(HEROES_SHOWN)
-)
-"""The heroes a team's answer shows, in id order."""
 
 HEROES_LIST = ListParameters(HEROES)
 

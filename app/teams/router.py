@@ -60,10 +60,10 @@ async def read_team(team_id: TeamId, database: DatabaseDep, request: Request) ->
     `ETag` and `Last-Modified` change when the team does and when its heroes do (joining,
     leaving, changing). 304 without a body when `If-None-Match` names its ETag, or
     (without `If-None-Match`) when it has not changed since `If-Modified-Since`."""
-    team = await service.get_team(database, team_id)
-    if is_current(team, request):
-        return not_modified(team)  # one statement: the heroes need not be read
-    return team_response(team, await service.heroes_of(database, team_id))
+    found = await service.get_team(database, team_id)
+    if is_current(found.team, request):
+        return not_modified(found.team)
+    return team_response(found.team, found.heroes)
 
 
 @router.patch("/{team_id}", response_model=TeamPublic, **openapi.UPDATE)

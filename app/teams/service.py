@@ -1,7 +1,8 @@
 """Team use cases: each function takes the database first and is one unit of work.
 
 A team's version moves when its own fields change and when its heroes do (the hero
-service touches it in the same transaction), so one ETag covers a team with its heroes.
+service touches it in the same transaction), so one ETag covers a team with its heroes,
+which are read with it in one statement.
 Deleting a team releases its heroes in the same transaction: the team's row is locked
 first, so that no hero can join it meanwhile (its foreign key waits for the lock, then
 refuses), then its heroes leave it, each one's version moving, then the team goes.
@@ -9,6 +10,7 @@ refuses), then its heroes leave it, each one's version moving, then the team goe
 
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from app.db import Database
@@ -21,9 +23,15 @@ from app.kit.listing.query import ListQuery
 from app.kit.rows import Expected
 from app.teams.errors import TeamNameTaken, TeamNotFound
 from app.teams.models import StoredTeam, TeamCreate, TeamSummary, TeamUpdate
-from app.teams.resource import TEAMS, by_ids
+from app.teams.resource import TEAMS, WITH_HEROES, by_ids, with_heroes
 
 _UNIQUE_NAME = "uq_team_name"
+
+
+@dataclass(frozen=True, slots=True)
+class TeamWithHeroes:
+    team: StoredTeam
+    heroes: list[HeroSummary]
 
 
 async def create_team(
@@ -35,16 +43,12 @@ async def create_team(
         return StoredTeam(*await rows.create_row(database, TEAMS, values, also))
 
 
-async def get_team(database: Database, team_id: int) -> StoredTeam:
-    return StoredTeam(*await rows.get_row(database, TEAMS, team_id))
-
-
-async def heroes_of(database: Database, team_id: int) -> list[HeroSummary]:
-    """The first of the team's heroes, in id order. Read after the team (`get_team`): a
-    hero that changes in between makes the answer newer than the team's ETag says, which
-    the client's next revalidation corrects; read before, it could be older, and a cache
-    would keep it under the newer ETag."""
-    return await heroes.heroes_of_team(database, team_id)
+async def get_team(database: Database, team_id: int) -> TeamWithHeroes:
+    """The team and the first of its heroes, read together in one statement."""
+    found = with_heroes(await database.fetch_all(WITH_HEROES, {"row_id": team_id}))
+    if found is None:
+        raise TeamNotFound
+    return TeamWithHeroes(*found)
 
 
 async def team_bodies(database: Database, team_ids: Collection[int]) -> dict[int, dict[str, Any]]:
