@@ -10,7 +10,7 @@ leaving or moving, and a change to or the deletion of one of its heroes. A hero 
 names a team that does not exist is refused by the foreign key: HeroTeamNotFound.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,7 +19,7 @@ from app.db.errors import ConstraintViolation
 from app.db.tables import utc_now
 from app.heroes.errors import HeroTeamNotFound
 from app.heroes.models import Hero, HeroCreate, HeroSummary, HeroUpdate, StoredHero
-from app.heroes.resource import HEROES, MEMBERS, TEAM_PLACE
+from app.heroes.resource import HEROES, MEMBERS, TEAM_PLACE, hero_team_id
 from app.kit import rows
 from app.kit.listing.pages import Page, fetch_page
 from app.kit.listing.query import ListQuery
@@ -30,23 +30,24 @@ _TOUCH_TEAMS = rows.touch_statement(Team)
 _RELEASE = rows.release_statement(Hero, Hero.team_id)
 
 
-def _touch_team_after(_before: Row | None, after: Row | None) -> Any:
-    return rows.touch_params(after[TEAM_PLACE] if after else None)
+def _touch_teams(values: Mapping[str, Any]) -> Also:
+    """The step that touches the team the hero is in and the one `values` move it to,
+    ahead of the hero's own write (its team locked before the hero, as a team's deletion
+    locks them: app/kit/rows.py, `Also`)."""
+
+    def params(before: Row | None, _after: Row | None) -> Any:
+        now = before[TEAM_PLACE] if before else None
+        return rows.touch_params(now, values.get("team_id", now))
+
+    return Also(_TOUCH_TEAMS, params, refers_by=hero_team_id)
 
 
-def _touch_teams_around(before: Row | None, after: Row | None) -> Any:
-    return rows.touch_params(
-        before[TEAM_PLACE] if before else None, after[TEAM_PLACE] if after else None
-    )
-
-
-_TOUCH_TEAM = Also(_TOUCH_TEAMS, _touch_team_after)
-_TOUCH_OLD_AND_NEW_TEAM = Also(_TOUCH_TEAMS, _touch_teams_around, sees_before=True)
+_TOUCH_TEAM = _touch_teams({})
 
 
 async def create_hero(database: Database, data: HeroCreate) -> StoredHero:
     values = data.model_dump(include={"name", "secret_name", "age", "team_id"})
-    also = (_TOUCH_TEAM,) if data.team_id is not None else ()
+    also = (_touch_teams(values),) if data.team_id is not None else ()
     with _team_must_exist():
         return StoredHero(*await rows.create_row(database, HEROES, values, also))
 
@@ -65,8 +66,7 @@ async def update_hero(
 ) -> StoredHero:
     """Only the fields sent change; an empty PATCH changes nothing."""
     values = changes.model_dump(exclude_unset=True)
-    touch = _TOUCH_OLD_AND_NEW_TEAM if "team_id" in values else _TOUCH_TEAM
-    change = rows.Change(values, expected, (touch,))
+    change = rows.Change(values, expected, (_touch_teams(values),))
     with _team_must_exist():
         return StoredHero(*await rows.update_row(database, HEROES, hero_id, change))
 

@@ -27,7 +27,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, bindparam, delete, insert, select, update
 
 from app.db import Database, Params, Row
-from app.db.database import Step, StepMissed
+from app.db.database import TRANSACTION_ATTEMPTS, Step, StepMissed
+from app.db.errors import DatabaseUnavailable
 from app.db.statements import STATEMENTS, Statement
 from app.db.tables import column, utc_now
 from app.errors import PreconditionFailed
@@ -91,12 +92,24 @@ class Also:
     """A statement run in a write's transaction. Its params come from the row as it was
     before the write (None unless the write locked it first: `delete_row` with steps
     `first`, `update_row` with `lock`) and as the write left it (None for steps `first`);
-    params of None skip it."""
+    params of None skip it.
+
+    A step with `refers_by` changes the rows this row refers to by that column (a hero's
+    team): it runs before the write, with the row as read just before the transaction
+    (not locked), and the write requires the column to hold still what was read (else
+    all of it runs again, on the row as it is then). So such a write locks the referred
+    rows before its own row, in the order a deletion of a referred row takes its locks
+    (that row, then the rows that refer to it): no deadlock between the two."""
 
     statement: Statement
     params: Callable[[Row | None, Row | None], Params | None]
     first: bool = False  # before the write (after the lock), not after it
     sees_before: bool = False  # needs the row as it was: the write locks it first
+    refers_by: Any = None  # the column by which this row refers to those the step changes
+
+    def ahead(self, before: Row | None) -> Step:
+        """This step (one with `refers_by`) as it runs ahead of the write."""
+        return Step.count(self.statement, lambda _results: self.params(before, None))
 
     def step(self, locked: bool, write_at: int) -> Step:
         def params(results: Sequence[Any]) -> Params | None:
@@ -127,8 +140,11 @@ async def create_row(
     params |= {"set_created_at": now, "set_updated_at": now}
     row: Row | None
     if also:
-        steps = [Step.row(statement, params), *(each.step(False, 0) for each in also)]
-        row = (await database.transaction(steps))[0]
+        ahead = [each.ahead(None) for each in also if each.refers_by is not None]
+        behind = [each.step(False, len(ahead)) for each in also if each.refers_by is None]
+        row = (await database.transaction([*ahead, Step.row(statement, params), *behind]))[
+            len(ahead)
+        ]
     else:
         row = await database.write_returning(statement, params)
     assert row is not None  # noqa: S101  # an INSERT ... RETURNING returns its row
@@ -145,13 +161,23 @@ async def update_row(database: Database, resource: Resource, row_id: int, change
         return _unchanged(resource, await get_row(database, resource, row_id), expected)
     shape = expected.shape() if expected else None
     fields = frozenset(change.values)
+    guard = _reference_of(change.also)
     statement = STATEMENTS.get(
-        (resource.name, "update", fields, shape), lambda: _update(resource, fields, shape)
+        (resource.name, "update", fields, shape, _named(guard)),
+        lambda: _update(resource, fields, shape, guard),
     )
     params: dict[str, Any] = {"row_id": row_id, "set_updated_at": utc_now()}
     params |= {f"set_{field}": value for field, value in change.values.items()}
     params |= expected.params() if expected else {}
     reread = _statements(resource).by_id
+    if guard is not None:
+        return await _referring(
+            database,
+            resource,
+            row_id,
+            lambda seen: Step.updated(statement, reread, params | seen, required=True),
+            change.also,
+        )
     if change.also:
         write = Step.updated(statement, reread, params, required=True)
         row = await _transaction(database, resource, row_id, write, change.also)
@@ -172,8 +198,20 @@ async def delete_row(
     """Delete the row; with `also` steps, the row as it was, else None."""
     await _refuse_never_met(database, resource, row_id, expected)
     shape = expected.shape() if expected else None
-    statement = STATEMENTS.get((resource.name, "delete", shape), lambda: _delete(resource, shape))
+    guard = _reference_of(also)
+    statement = STATEMENTS.get(
+        (resource.name, "delete", shape, _named(guard)), lambda: _delete(resource, shape, guard)
+    )
     params = {"row_id": row_id} | (expected.params() if expected else {})
+    if guard is not None:
+        returning = statement.returning(_statements(resource).by_id)
+        return await _referring(
+            database,
+            resource,
+            row_id,
+            lambda seen: Step.row(returning, params | seen, required=True),
+            also,
+        )
     if not also:
         if await database.write(statement, params) == 0:
             raise await _not_deleted(database, resource, row_id, expected)
@@ -283,6 +321,52 @@ async def _transaction(
     return row
 
 
+async def _referring(
+    database: Database,
+    resource: Resource,
+    row_id: int,
+    write: Callable[[dict[str, Any]], Step],
+    also: Sequence[Also],
+) -> Row:
+    """Run `write` (given the params of the value its reference must still hold) after the
+    steps that change the rows the row refers to (see `Also`), in one transaction; again,
+    on the row as it is then, if the reference changed in between. The row `write`
+    returned; NotFound or PreconditionFailed if it matched no row for those reasons."""
+    reference = _reference_of(also)
+    place = resource.stored.index(reference)
+    for _attempt in range(TRANSACTION_ATTEMPTS):
+        before = await get_row(database, resource, row_id)
+        ahead = [each.ahead(before) for each in also if each.refers_by is not None]
+        behind = [each.step(False, len(ahead)) for each in also if each.refers_by is None]
+        steps = [*ahead, write({"seen_reference": before[place]}), *behind]
+        try:
+            row: Row = (await database.transaction(steps))[len(ahead)]
+        except StepMissed:
+            now = await database.fetch_one(_statements(resource).by_id, {"row_id": row_id})
+            if now is None:
+                raise resource.not_found() from None
+            if now[place] == before[place]:
+                raise PreconditionFailed(row_id, version_of(now)) from None
+            continue  # it moved meanwhile: the steps ahead changed the wrong rows
+        return row
+    # The reference changed under every attempt: as busy as a deadlock, and as worth a retry.
+    raise DatabaseUnavailable
+
+
+def _reference_of(also: Sequence[Also]) -> Any:
+    """The column by which the row refers to the rows `also` changes ahead, or None."""
+    references = {
+        id(each.refers_by): each.refers_by for each in also if each.refers_by is not None
+    }
+    assert len(references) <= 1  # noqa: S101  # one reference column per write
+    return next(iter(references.values()), None)
+
+
+def _named(reference: Any) -> str | None:
+    """A reference column as part of a statement's cache key (columns compare into SQL)."""
+    return None if reference is None else str(reference)
+
+
 async def _not_deleted(
     database: Database, resource: Resource, row_id: int, expected: Expected
 ) -> Exception:
@@ -355,8 +439,18 @@ def _insert(resource: Resource, fields: tuple[str, ...]) -> Any:
     return insert(resource.table).values(values).returning(*resource.stored)
 
 
+def _guarded(where: ColumnElement[bool], guard: Any) -> ColumnElement[bool]:
+    """`where`, and (with a `guard` column) that column still holding `seen_reference`."""
+    if guard is None:
+        return where
+    return and_(where, guard.is_not_distinct_from(bindparam("seen_reference", type_=guard.type)))
+
+
 def _update(
-    resource: Resource, fields: frozenset[str], shape: tuple[int, int, bool] | None
+    resource: Resource,
+    fields: frozenset[str],
+    shape: tuple[int, int, bool] | None,
+    guard: Any = None,
 ) -> Any:
     """The UPDATE that sets exactly `fields`, moves `updated_at` and bumps the version;
     with a `shape`, only if the row meets those preconditions (compare and set in one
@@ -365,9 +459,9 @@ def _update(
     values["updated_at"] = bindparam("set_updated_at")
     values["version"] = resource.version + 1
     where = _meets(resource, shape) if shape else _is_row(resource)
-    return update(resource.table).where(where).values(values)
+    return update(resource.table).where(_guarded(where, guard)).values(values)
 
 
-def _delete(resource: Resource, shape: tuple[int, int, bool] | None) -> Any:
+def _delete(resource: Resource, shape: tuple[int, int, bool] | None, guard: Any = None) -> Any:
     where = _meets(resource, shape) if shape else _is_row(resource)
-    return delete(resource.table).where(where)
+    return delete(resource.table).where(_guarded(where, guard))
