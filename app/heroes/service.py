@@ -10,7 +10,7 @@ leaving or moving, and a change to or the deletion of one of its heroes. A hero 
 names a team that does not exist is refused by the foreign key: HeroTeamNotFound.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,28 +26,34 @@ from app.kit.listing.query import ListQuery
 from app.kit.rows import Also, Expected
 from app.teams.models import Team
 
-_TOUCH_TEAMS = rows.touch_statement(Team)
+_TOUCH_TEAM = rows.touch_statement(Team)
 _RELEASE = rows.release_statement(Hero, Hero.team_id)
 
 
-def _touch_teams(values: Mapping[str, Any]) -> Also:
-    """The step that touches the team the hero is in and the one `values` move it to,
-    ahead of the hero's own write (its team locked before the hero, as a team's deletion
-    locks them: app/kit/rows.py, `Also`)."""
+def _touch_teams(values: Mapping[str, Any]) -> tuple[Also, Also]:
+    """The steps that touch the team the hero is in and the one `values` move it to (one
+    each, in id order), ahead of the hero's own write: its teams locked before the hero,
+    as a team's deletion locks them (app/kit/rows.py, `Also`)."""
 
-    def params(before: Row | None, _after: Row | None) -> Any:
-        now = before[TEAM_PLACE] if before else None
-        return rows.touch_params(now, values.get("team_id", now))
+    def params_of(place: int) -> Callable[[Row | None, Row | None], Any]:
+        def params(before: Row | None, _after: Row | None) -> Any:
+            now = before[TEAM_PLACE] if before else None
+            return rows.touch_params(place, now, values.get("team_id", now))
 
-    return Also(_TOUCH_TEAMS, params, refers_by=hero_team_id)
+        return params
+
+    return (
+        Also(_TOUCH_TEAM, params_of(0), refers_by=hero_team_id),
+        Also(_TOUCH_TEAM, params_of(1), refers_by=hero_team_id),
+    )
 
 
-_TOUCH_TEAM = _touch_teams({})
+_TOUCH_HEROS_TEAM = _touch_teams({})
 
 
 async def create_hero(database: Database, data: HeroCreate) -> StoredHero:
     values = data.model_dump(include={"name", "secret_name", "age", "team_id"})
-    also = (_touch_teams(values),) if data.team_id is not None else ()
+    also = _touch_teams(values) if data.team_id is not None else ()
     with _team_must_exist():
         return StoredHero(*await rows.create_row(database, HEROES, values, also))
 
@@ -66,13 +72,13 @@ async def update_hero(
 ) -> StoredHero:
     """Only the fields sent change; an empty PATCH changes nothing."""
     values = changes.model_dump(exclude_unset=True)
-    change = rows.Change(values, expected, (_touch_teams(values),))
+    change = rows.Change(values, expected, _touch_teams(values))
     with _team_must_exist():
         return StoredHero(*await rows.update_row(database, HEROES, hero_id, change))
 
 
 async def delete_hero(database: Database, hero_id: int, expected: Expected = None) -> None:
-    await rows.delete_row(database, HEROES, hero_id, expected, (_TOUCH_TEAM,))
+    await rows.delete_row(database, HEROES, hero_id, expected, _TOUCH_HEROS_TEAM)
 
 
 async def heroes_of_team(database: Database, team_id: int) -> list[HeroSummary]:

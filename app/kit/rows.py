@@ -19,7 +19,7 @@ column's own name for itself.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -95,8 +95,8 @@ class Also:
     params of None skip it.
 
     A step with `refers_by` changes the rows this row refers to by that column (a hero's
-    team): it runs before the write, with the row as read just before the transaction
-    (not locked), and the write requires the column to hold still what was read (else
+    team): it runs before the write, with the row as the transaction first read it
+    (without a lock), and the write requires the column to hold still what was read (else
     all of it runs again, on the row as it is then). So such a write locks the referred
     rows before its own row, in the order a deletion of a referred row takes its locks
     (that row, then the rows that refer to it): no deadlock between the two."""
@@ -107,9 +107,14 @@ class Also:
     sees_before: bool = False  # needs the row as it was: the write locks it first
     refers_by: Any = None  # the column by which this row refers to those the step changes
 
-    def ahead(self, before: Row | None) -> Step:
-        """This step (one with `refers_by`) as it runs ahead of the write."""
-        return Step.count(self.statement, lambda _results: self.params(before, None))
+    def ahead(self, read_at: int | None) -> Step:
+        """This step (one with `refers_by`) as it runs ahead of the write, seeing the row
+        the step `read_at` read (None: there is none yet, the write inserts it)."""
+
+        def params(results: Sequence[Any]) -> Params | None:
+            return self.params(None if read_at is None else results[read_at], None)
+
+        return Step.count(self.statement, params)
 
     def step(self, locked: bool, write_at: int) -> Step:
         def params(results: Sequence[Any]) -> Params | None:
@@ -171,13 +176,8 @@ async def update_row(database: Database, resource: Resource, row_id: int, change
     params |= expected.params() if expected else {}
     reread = _statements(resource).by_id
     if guard is not None:
-        return await _referring(
-            database,
-            resource,
-            row_id,
-            lambda seen: Step.updated(statement, reread, params | seen, required=True),
-            change.also,
-        )
+        write = Step.updated(statement, reread, params, required=True)
+        return await _referring(database, resource, row_id, write, change.also)
     if change.also:
         write = Step.updated(statement, reread, params, required=True)
         row = await _transaction(database, resource, row_id, write, change.also)
@@ -206,11 +206,7 @@ async def delete_row(
     if guard is not None:
         returning = statement.returning(_statements(resource).by_id)
         return await _referring(
-            database,
-            resource,
-            row_id,
-            lambda seen: Step.row(returning, params | seen, required=True),
-            also,
+            database, resource, row_id, Step.row(returning, params, required=True), also
         )
     if not also:
         if await database.write(statement, params) == 0:
@@ -224,25 +220,29 @@ async def delete_row(
 
 
 def touch_statement(table: type[Any]) -> Statement:
-    """An UPDATE that moves the version and `updated_at` of up to two rows of `table`
-    (`touch_params`): rows whose answer shows other rows that changed (a team, when one
-    of its heroes changes). Both ids in one statement, so that two transactions touching
-    the same pair lock them in the same order."""
+    """An UPDATE that moves the version and `updated_at` of one row of `table`
+    (`touch_params`): a row whose answer shows other rows that changed (a team, when one
+    of its heroes changes)."""
     version = column(table.version)
     return Statement(
         update(table)
-        .where(column(table.id).in_([bindparam("touched_0"), bindparam("touched_1")]))
+        .where(column(table.id) == bindparam("touched"))
         .values(version=version + 1, updated_at=bindparam("touched_at"))
     )
 
 
-def touch_params(*row_ids: int | None) -> Params | None:
-    """The params of `touch_statement` for these ids (None ones left out), or None if
-    there is none: nothing to touch, the step is skipped."""
+def touch_params(place: int, *row_ids: int | None) -> Params | None:
+    """The params of `touch_statement` for the `place`th of these ids in ascending order
+    (None ones and repeats left out), or None if there is no such id: the step is skipped.
+
+    Rows are touched one statement each, in id order, so that transactions touching the
+    same rows lock them in the same order: one statement for both would lock them in the
+    order it finds them, which on PostgreSQL is where they lie in the table (a small table
+    is scanned, not searched by its index), and changes as they are updated."""
     ids = sorted({row_id for row_id in row_ids if row_id is not None})
-    if not ids:
+    if place >= len(ids):
         return None
-    return {"touched_0": ids[0], "touched_1": ids[-1], "touched_at": utc_now()}
+    return {"touched": ids[place], "touched_at": utc_now()}
 
 
 def release_statement(table: type[Any], reference: Any) -> Statement:
@@ -325,27 +325,36 @@ async def _referring(
     database: Database,
     resource: Resource,
     row_id: int,
-    write: Callable[[dict[str, Any]], Step],
+    write: Step,
     also: Sequence[Also],
 ) -> Row:
-    """Run `write` (given the params of the value its reference must still hold) after the
-    steps that change the rows the row refers to (see `Also`), in one transaction; again,
-    on the row as it is then, if the reference changed in between. The row `write`
-    returned; NotFound or PreconditionFailed if it matched no row for those reasons."""
+    """One transaction: read the row (no lock), run the steps that change the rows it
+    refers to (see `Also`), then `write` (its params a mapping) with the reference as
+    read, which it must still hold; again, on the row as it is then, if the reference
+    changed in between. The row `write` returned; NotFound or PreconditionFailed if it
+    matched no row for those reasons."""
     reference = _reference_of(also)
     place = resource.stored.index(reference)
+    read = Step.row(_statements(resource).by_id, {"row_id": row_id}, required=True)
+    ahead = [each.ahead(0) for each in also if each.refers_by is not None]
+    write_at = 1 + len(ahead)
+    behind = [each.step(True, write_at) for each in also if each.refers_by is None]
+    params = write.params
+    assert not callable(params)  # noqa: S101  # the write's own params, the reference added here
+    guarded = replace(
+        write, params=lambda results: {**params, "seen_reference": results[0][place]}
+    )
     for _attempt in range(TRANSACTION_ATTEMPTS):
-        before = await get_row(database, resource, row_id)
-        ahead = [each.ahead(before) for each in also if each.refers_by is not None]
-        behind = [each.step(False, len(ahead)) for each in also if each.refers_by is None]
-        steps = [*ahead, write({"seen_reference": before[place]}), *behind]
         try:
-            row: Row = (await database.transaction(steps))[len(ahead)]
-        except StepMissed:
+            row: Row = (await database.transaction([read, *ahead, guarded, *behind]))[write_at]
+        except StepMissed as missed:
+            if missed.step == 0:
+                raise resource.not_found() from None
+            seen = missed.results[0][place]
             now = await database.fetch_one(_statements(resource).by_id, {"row_id": row_id})
             if now is None:
                 raise resource.not_found() from None
-            if now[place] == before[place]:
+            if now[place] == seen:
                 raise PreconditionFailed(row_id, version_of(now)) from None
             continue  # it moved meanwhile: the steps ahead changed the wrong rows
         return row

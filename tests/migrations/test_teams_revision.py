@@ -36,7 +36,7 @@ def add_team(engine: Engine, team_id: int, name: str) -> None:
         )
 
 
-def set_team(engine: Engine, hero_id: int, team_id: int | None) -> None:
+def set_team(engine: Engine, hero_id: object, team_id: int | None) -> None:
     with engine.begin() as connection:
         connection.execute(
             text("UPDATE hero SET team_id = :team_id WHERE id = :id"),
