@@ -6,17 +6,20 @@ Requests go from several threads through the running app's TestClient, as in
 tests/heroes/test_concurrency.py (whose first test proves they reach the database together).
 """
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 import httpx2 as httpx
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from app.heroes.models import Hero
 from app.teams.models import Team
 from tests.factories import make_hero, make_team, read_team, stored_id
-from tests.racing import Call, race
+from tests.racing import TIMEOUT, Call, race
 
 NAME_TAKEN = {"detail": "A team with this name already exists"}
 MISSING_TEAM = {
@@ -254,3 +257,34 @@ def test_heroes_moving_between_teams_being_renamed_never_get_a_5xx(
         team = read_team(session, team_id)
         assert team is not None
         assert team.version > 1 + 4  # renamed four times, and touched by its heroes' moves
+
+
+# --- a hero whose team changes while its write waits for that team -------------------------
+
+
+def test_a_hero_moved_while_its_patch_waits_touches_its_new_team_not_its_old_one(
+    client: TestClient, session: Session
+) -> None:
+    """The PATCH reads the hero in its old team, then waits to touch that team (the test's
+    own transaction holds it); meanwhile the hero moves. The PATCH must not keep the old
+    team's touch: it starts again, on the hero as it is then, and touches the new team."""
+    old, new = make_team(session), make_team(session)
+    hero = make_hero(session, team_id=old.id, age=1)
+    connection = session.connection()
+    connection.execute(update(Team).where(col(Team.id) == old.id).values(headquarters="Held"))
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        patched = pool.submit(client.patch, f"/heroes/{hero.id}", json={"age": 7})
+        time.sleep(0.3)  # let the PATCH read the hero and wait for its old team
+        connection.execute(update(Hero).where(col(Hero.id) == hero.id).values(team_id=new.id))
+        session.commit()
+        response = patched.result(timeout=TIMEOUT)
+    finally:
+        session.rollback()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    assert response.status_code == 200, response.text
+    stored = {h.id: h for h in every_hero(session)}[hero.id]
+    assert (stored.team_id, stored.age) == (new.id, 7)
+    teams = {team.id: team for team in every_team(session)}
+    assert (teams[old.id].version, teams[new.id].version) == (1, 2)
