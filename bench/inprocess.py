@@ -21,6 +21,7 @@ imported from DIR; this script, the database and the seeding are shared.
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import importlib
 import json
@@ -31,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,14 @@ REQUESTS: dict[str, Request] = {
     "list": ("GET", "/heroes/", b"offset=0&limit=100", b"", []),
     "search": ("GET", "/heroes/", b"min_age=20&max_age=60&sort=-age,name&limit=100", b"", []),
     "patch": ("PATCH", "/heroes/9", b"", b'{"age": 31}', [(b"content-type", b"application/json")]),
+    "get_team": ("GET", "/teams/7", b"", b"", []),
+    "get_team_100": ("GET", "/teams/200", b"", b"", []),
+    "list_expand": ("GET", "/heroes/", b"offset=0&limit=100&expand=team", b"", []),
 }
+RAW = ("get_one", "list", "get_team", "get_team_100", "list_expand")
+"""The requests the raw app (bench/raw_app.py) answers with the same statements."""
+TEAMS, TEAM_SIZE, BIG_TEAM = 200, 5, 200
+"""Teams 1 to 180 have 5 heroes each (heroes 1 to 900); team 200 has the other 100."""
 
 
 def main() -> None:
@@ -79,12 +87,43 @@ def _prepare_database() -> None:
         for step in ("downgrade", "base"), ("upgrade", "head"):
             subprocess.run([*heroes, "migrate", *step], check=True, cwd=ROOT, capture_output=True)
     subprocess.run([*heroes, "seed", str(HEROES)], check=True, cwd=ROOT, capture_output=True)
+    _seed_teams()
+
+
+def _seed_teams() -> None:
+    """Teams for the team requests, in a tree that has them (`--against` an older one may
+    not)."""
+    from sqlalchemy import create_engine, inspect, text  # noqa: PLC0415  # only when seeding
+
+    engine = create_engine(os.environ["DATABASE_URL"])
+    if not inspect(engine).has_table("team"):
+        return
+    teams = [
+        {"id": team, "name": f"Team {team}", "headquarters": f"Tower {team % 7}"}
+        for team in range(1, TEAMS + 1)
+    ]
+    members = HEROES - 100
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO team (id, name, headquarters) VALUES (:id, :name, :headquarters)"),
+            teams,
+        )
+        connection.execute(
+            text("UPDATE hero SET team_id = (id - 1) / :size + 1 WHERE id <= :members"),
+            {"size": TEAM_SIZE, "members": members},
+        )
+        connection.execute(
+            text("UPDATE hero SET team_id = :big WHERE id > :members"),
+            {"big": BIG_TEAM, "members": members},
+        )
+    engine.dispose()
 
 
 async def _measure(args: argparse.Namespace) -> None:
     service = importlib.import_module("app.main").app
     constant = importlib.import_module("bench.constant_app").app
-    async with service.router.lifespan_context(service):
+    raw = importlib.import_module("bench.raw_app").app
+    async with service.router.lifespan_context(service), _started(raw):
         if args.profile:
             await _profile(service, REQUESTS[args.profile], args.requests)
             return
@@ -98,10 +137,27 @@ async def _measure(args: argparse.Namespace) -> None:
         rounds = [_timed(constant, REQUESTS["get_one"], args.requests)]
         rounds += [_timed(service, REQUESTS[name], args.requests) for name in names]
         labels = ["constant GET one", *(f"service {name}" for name in names)]
+        raws = [name for name in names if name in RAW]
+        rounds += [_timed(raw, REQUESTS[name], args.requests) for name in raws]
+        labels += [f"raw {name}" for name in raws]
         results = await _interleaved(rounds, args.rounds)
         for label, figures in zip(labels, results, strict=True):
             least, median = min(figures), statistics.median(figures)
             print(f"  {label:<24} {least:7.1f} {median:7.1f}")
+
+
+@contextlib.asynccontextmanager
+async def _started(raw: Any) -> AsyncIterator[None]:
+    """The raw app with its store open, as its lifespan would (on DATABASE_URL)."""
+    raw.store = await raw_app_store()
+    try:
+        yield
+    finally:
+        await raw.store.close()
+
+
+async def raw_app_store() -> Any:
+    return await importlib.import_module("bench.raw_app").open_store()
 
 
 def _side_by_side(args: argparse.Namespace) -> None:

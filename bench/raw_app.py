@@ -1,22 +1,24 @@
 """The hardware's ceiling: a raw ASGI app with the thinnest database access and orjson.
 
-No framework: one function routes GET /heroes/{id}, GET /heroes/?offset=&limit=,
-POST /heroes/ and PATCH /heroes/{id}, and answers with the service's JSON shapes
-(`{"name", "age", "id"}`, `{"detail": ...}` for errors). The database comes from
-DATABASE_URL:
+No framework: one function routes GET /heroes/{id}, GET /heroes/?offset=&limit= (with
+`expand=team`), POST /heroes/, PATCH /heroes/{id} and GET /teams/{id}, and answers with the
+service's JSON shapes (`{"name", "age", "id"}`, a team with its heroes, `{"detail": ...}` for
+errors), running the service's statements: a team and then its heroes; a page and then its
+teams by id. The database comes from DATABASE_URL:
 
 - `sqlite:///path`: one sqlite3 connection per worker in autocommit mode (WAL,
   synchronous=NORMAL, 10 s busy timeout), used directly on the event loop.
 - `postgresql://user@host:port/db[?options=-csearch_path%3Dschema]`: an asyncpg pool per
   worker of RAW_PG_POOL_SIZE connections (default 10).
 
-It reads and writes the table the service creates (`hero`: id, name, age, secret_name).
+It reads and writes the tables the service creates (`hero`: id, name, age, secret_name,
+team_id; `team`: id, name, headquarters).
 """
 
 import os
 import sqlite3
 import urllib.parse
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -27,6 +29,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Row = tuple[int, str, int | None]
+TeamRow = tuple[int, str, str]
 
 TEXT_MAX = 255
 AGE_MAX = 2**31 - 1
@@ -46,6 +49,16 @@ class Invalid(Exception):
 
 def hero_json(row: Row) -> dict[str, Any]:
     return {"name": row[1], "age": row[2], "id": row[0]}
+
+
+def team_json(row: TeamRow) -> dict[str, Any]:
+    return {"name": row[1], "headquarters": row[2], "id": row[0]}
+
+
+def expanded_json(row: tuple[Any, ...], teams: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    body = hero_json(row[:3])
+    body["team"] = None if row[3] is None else teams.get(row[3])
+    return body
 
 
 def check_text(value: object, field: str) -> str:
@@ -112,6 +125,9 @@ class SqliteStore:
     )
     CREATE = "INSERT INTO hero (name, age, secret_name) VALUES (?, ?, ?) RETURNING id, name, age"
     UPDATES = _update_statements(lambda _: "?")
+    TEAM = "SELECT id, name, headquarters FROM team WHERE id = ?"
+    MEMBERS = "SELECT id, name, age FROM hero WHERE team_id = ? ORDER BY id LIMIT 100"
+    LIST_WITH_TEAM = "SELECT id, name, age, team_id FROM hero ORDER BY id LIMIT ? OFFSET ?"
 
     def __init__(self, path: str) -> None:
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -128,6 +144,23 @@ class SqliteStore:
 
     async def list(self, offset: int, limit: int) -> list[Row]:
         return self.db.execute(self.LIST, (limit, offset)).fetchall()
+
+    async def team(self, team_id: int) -> tuple[TeamRow | None, Sequence[Row]]:
+        team: TeamRow | None = self.db.execute(self.TEAM, (team_id,)).fetchone()
+        if team is None:
+            return None, []
+        return team, self.db.execute(self.MEMBERS, (team_id,)).fetchall()
+
+    async def list_with_teams(
+        self, offset: int, limit: int
+    ) -> tuple[Sequence[tuple[Any, ...]], Sequence[TeamRow]]:
+        rows = self.db.execute(self.LIST_WITH_TEAM, (limit, offset)).fetchall()
+        ids = sorted({row[3] for row in rows if row[3] is not None})
+        if not ids:
+            return rows, []
+        marks = ", ".join("?" * len(ids))
+        by_ids = f"SELECT id, name, headquarters FROM team WHERE id IN ({marks})"  # noqa: S608
+        return rows, self.db.execute(by_ids, ids).fetchall()
 
     async def create(self, values: tuple[str, int | None, str]) -> Row:
         row: Row = self.db.execute(self.CREATE, values).fetchone()
@@ -156,6 +189,10 @@ class PostgresStore:
         "INSERT INTO hero (name, age, secret_name) VALUES ($1, $2, $3) RETURNING id, name, age"
     )
     UPDATES = _update_statements(lambda i: f"${i}")
+    TEAM = "SELECT id, name, headquarters FROM team WHERE id = $1"
+    MEMBERS = "SELECT id, name, age FROM hero WHERE team_id = $1 ORDER BY id LIMIT 100"
+    LIST_WITH_TEAM = "SELECT id, name, age, team_id FROM hero ORDER BY id LIMIT $1 OFFSET $2"
+    TEAMS = "SELECT id, name, headquarters FROM team WHERE id = ANY($1::bigint[])"
 
     def __init__(self, pool: "asyncpg.Pool[asyncpg.Record]") -> None:
         self.pool = pool
@@ -190,6 +227,23 @@ class PostgresStore:
     async def list(self, offset: int, limit: int) -> list[Row]:
         rows = await self.pool.fetch(self.LIST, limit, offset)
         return [(row[0], row[1], row[2]) for row in rows]
+
+    async def team(self, team_id: int) -> tuple[TeamRow | None, Sequence[Row]]:
+        team = await self.pool.fetchrow(self.TEAM, team_id)
+        if team is None:
+            return None, []
+        heroes = await self.pool.fetch(self.MEMBERS, team_id)
+        return (team[0], team[1], team[2]), [(row[0], row[1], row[2]) for row in heroes]
+
+    async def list_with_teams(
+        self, offset: int, limit: int
+    ) -> tuple[Sequence[tuple[Any, ...]], Sequence[TeamRow]]:
+        rows = [tuple(row) for row in await self.pool.fetch(self.LIST_WITH_TEAM, limit, offset)]
+        ids = sorted({row[3] for row in rows if row[3] is not None})
+        if not ids:
+            return rows, []
+        teams = await self.pool.fetch(self.TEAMS, ids)
+        return rows, [(row[0], row[1], row[2]) for row in teams]
 
     async def create(self, values: tuple[str, int | None, str]) -> Row:
         row = await self.pool.fetchrow(self.CREATE, *values)
@@ -280,6 +334,8 @@ async def handle(  # noqa: PLR0911  # one router, one return per answer
                 rows = await search(store, params, limit)
                 return 200, orjson.dumps([hero_json(row) for row in rows])
             offset = query_int(params, "offset", 0, ID_MAX)
+            if params.get("expand") == ["team"]:
+                return 200, await expanded_page(store, offset, limit)
             rows = await store.list(offset, limit)
             return 200, orjson.dumps([hero_json(row) for row in rows])
         if method == "POST":
@@ -299,7 +355,27 @@ async def handle(  # noqa: PLR0911  # one router, one return per answer
         if row is None:
             return 404, NOT_FOUND
         return 200, orjson.dumps(hero_json(row))
+    if path.startswith("/teams/") and method == "GET":
+        return await read_team(store, path[7:])
     return 404, b'{"detail":"Not Found"}'
+
+
+async def expanded_page(store: Store, offset: int, limit: int) -> bytes:
+    rows, teams = await store.list_with_teams(offset, limit)
+    bodies = {team[0]: team_json(team) for team in teams}
+    return orjson.dumps([expanded_json(row, bodies) for row in rows])
+
+
+async def read_team(store: Store, raw_id: str) -> tuple[int, bytes]:
+    team_id = path_id(raw_id)
+    if team_id is None:
+        raise Invalid(422, "team_id: a 64-bit integer")
+    team, heroes = await store.team(team_id)
+    if team is None:
+        return 404, b'{"detail":"Team not found"}'
+    body = team_json(team)
+    body["heroes"] = [hero_json(row) for row in heroes]
+    return 200, orjson.dumps(body)
 
 
 class RawApp:

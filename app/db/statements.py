@@ -13,12 +13,12 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Dialect, Select
+from sqlalchemy import CompoundSelect, Dialect, Select
 from sqlalchemy.sql.dml import UpdateBase
 
 Params = Mapping[str, Any]
 Row = tuple[Any, ...]
-Executable = Select[Any] | UpdateBase
+Executable = Select[Any] | CompoundSelect[Any] | UpdateBase
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,9 @@ class CompiledStatement:
     sql: str
     fixed_params: Params  # values written into the statement itself, e.g. `limit(10)`
     bind_processors: tuple[tuple[str, Callable[[Any], Any]], ...]
-    result_processors: tuple[Callable[[Any], Any] | None, ...] | None
+    result_processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+    """Each column that needs converting, by its place, with its converter: most columns
+    need none, and a row only pays for those that do."""
 
     def bind(self, params: Params) -> Params:
         if self.fixed_params:
@@ -42,12 +44,12 @@ class CompiledStatement:
         return bound
 
     def row(self, raw: Sequence[Any]) -> Row:
-        if self.result_processors is None:
+        if not self.result_processors:
             return tuple(raw)
-        return tuple(
-            value if process is None else process(value)
-            for value, process in zip(raw, self.result_processors, strict=True)
-        )
+        values = list(raw)
+        for place, process in self.result_processors:
+            values[place] = process(values[place])
+        return tuple(values)
 
 
 class Statement:
@@ -115,8 +117,10 @@ def _compile(statement: Executable, dialect: Dialect) -> CompiledStatement:
         if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
     )
     result_processors = tuple(
-        column.type.dialect_impl(dialect).result_processor(dialect, None)
-        for column in statement.exported_columns
+        (place, process)
+        for place, column in enumerate(statement.exported_columns)
+        if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
+        is not None
     )
     return CompiledStatement(
         sql=compiled.string,
@@ -126,5 +130,5 @@ def _compile(statement: Executable, dialect: Dialect) -> CompiledStatement:
             if not bind.required
         },
         bind_processors=bind_processors,
-        result_processors=result_processors if any(result_processors) else None,
+        result_processors=result_processors,
     )

@@ -8,10 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import Request
 from pydantic import BaseModel, Field
-from sqlalchemy import bindparam, select
 
 from app.db import Columns, Row
-from app.db.statements import Statement
 from app.db.tables import column
 from app.heroes.errors import HeroNotFound
 from app.heroes.models import (
@@ -29,7 +27,6 @@ from app.kit.listing.filters import Contains, Equal, Range, Reference
 from app.kit.listing.parameters import ListParameters, requested_fields
 from app.kit.resource import VERSION_MAX, Resource, SortKey
 from app.kit.validators import Versioned, embedding, validators
-from app.teams.models import HEROES_SHOWN
 
 Teams = Mapping[int, dict[str, Any]]
 """Teams' bodies by id, to embed in heroes' bodies."""
@@ -81,15 +78,11 @@ NULL_AGE_RULE = (
 hero_id, hero_name, hero_age = column(Hero.id), column(Hero.name), column(Hero.age)
 hero_version, hero_updated_at = column(Hero.version), column(Hero.updated_at)
 hero_team_id = column(Hero.team_id)
-SUMMARY: Columns = (hero_id, hero_name, hero_age)
-STORED: Columns = (
-    *SUMMARY,
-    hero_team_id,
-    column(Hero.created_at),
-    hero_updated_at,
-    hero_version,
-)
-TEAM_PLACE = STORED.index(hero_team_id)
+SUMMARY: Columns = (hero_id, hero_name, hero_age, hero_team_id)
+STORED: Columns = (*SUMMARY, column(Hero.created_at), hero_updated_at, hero_version)
+TEAM_PLACE = SUMMARY.index(hero_team_id)
+"""team_id's place in a page's rows and in a stored hero's: `?expand=team` reads no more
+than a plain page."""
 """What the service reads of a hero (never its secret), in HeroSummary's and StoredHero's
 order. Pages read timestamps only when asked: parsing them costs more than the query."""
 
@@ -191,13 +184,6 @@ HEROES = Resource(
     version_max=VERSION_MAX,
 )
 
-MEMBERS = Statement(
-    select(*SUMMARY)
-    .where(hero_team_id == bindparam("team_id"))
-    .order_by(hero_id)
-    .limit(HEROES_SHOWN)
-)
-"""The heroes a team's answer shows, in id order."""
 
 HEROES_LIST = ListParameters(HEROES)
 
@@ -242,21 +228,27 @@ def hero_body(
         body[name] = getattr(hero, name)
     if team is not None:
         assert isinstance(hero, StoredHero)  # noqa: S101  # only a stored hero has its team
-        # A team deleted since its hero was read is gone: null, as for a hero with none.
-        body["team"] = None if hero.team_id is None else team.get(hero.team_id)
+        body["team"] = _team_of(hero.team_id, team)
     return body
 
 
+def _team_of(team_id: int | None, teams: Teams) -> dict[str, Any] | None:
+    # A team deleted since its hero was read is gone: null, as for a hero with none.
+    return None if team_id is None else teams.get(team_id)
+
+
 def summary_body(row: Row) -> dict[str, Any]:
-    """A page's hero, straight from its row (id, name, age)."""
+    """A page's hero, straight from its row (id, name, age, team_id)."""
     return {"name": row[1], "age": row[2], "id": row[0]}
 
 
 def list_body(extra: tuple[str, ...], teams: Teams | None) -> Callable[[Row], dict[str, Any]]:
     """How a page's row becomes a hero's body, `teams` embedded by id if given."""
-    if not extra and teams is None:
+    if extra:
+        return lambda row: hero_body(StoredHero(*row), extra, teams)
+    if teams is None:
         return summary_body
-    return lambda row: hero_body(StoredHero(*row), extra, teams)
+    return lambda row: summary_body(row) | {"team": _team_of(row[TEAM_PLACE], teams)}
 
 
 def team_ids(heroes: Iterable[Row]) -> set[int]:

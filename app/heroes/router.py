@@ -16,7 +16,6 @@ from app.heroes.resource import (
     HEROES,
     HEROES_LIST,
     ExpandedTeam,
-    Teams,
     hero_response,
     list_body,
     shape_to_read,
@@ -63,7 +62,9 @@ async def list_heroes(listing: HeroesPage, database: DatabaseDep) -> FastJSONRes
     changed or made for other filters or another sort are 422, naming what is allowed.
     """
     page = await service.list_heroes(database, listing.query)
-    embedded = await _team_bodies(database, team_ids(page.rows)) if listing.query.expand else None
+    embedded = (
+        await teams.team_bodies(database, team_ids(page.rows)) if listing.query.expand else None
+    )
     return page_response(
         listing, page, HEROES.key_places, list_body(listing.query.extra, embedded)
     )
@@ -118,14 +119,7 @@ async def delete_hero(
     return Deleted()
 
 
-async def _team_bodies(database: Database, ids: set[int]) -> Teams:
-    """The bodies of these teams, by id: `?expand=team` on a page, one statement."""
-    found = await teams.teams_by_id(database, ids)
-    return {team_id: team.public_body() for team_id, team in found.items()}
-
-
 async def _team_of(database: Database, team_id: int | None) -> ExpandedTeam:
     """A hero's team for `?expand=team` on GET one (none without one)."""
-    found = await teams.teams_by_id(database, [team_id] if team_id is not None else [])
-    team = found.get(team_id) if team_id is not None else None
+    team = await teams.find_team(database, team_id) if team_id is not None else None
     return ExpandedTeam(team, {team.id: team.public_body()} if team else {})

@@ -18,8 +18,8 @@ from app.db import Database, Row
 from app.db.errors import ConstraintViolation
 from app.db.tables import utc_now
 from app.heroes.errors import HeroTeamNotFound
-from app.heroes.models import Hero, HeroCreate, HeroSummary, HeroUpdate, StoredHero
-from app.heroes.resource import HEROES, MEMBERS, TEAM_PLACE, hero_team_id
+from app.heroes.models import Hero, HeroCreate, HeroUpdate, StoredHero
+from app.heroes.resource import HEROES, TEAM_PLACE, hero_team_id
 from app.kit import rows
 from app.kit.listing.pages import Page, fetch_page
 from app.kit.listing.query import ListQuery
@@ -79,11 +79,6 @@ async def update_hero(
 
 async def delete_hero(database: Database, hero_id: int, expected: Expected = None) -> None:
     await rows.delete_row(database, HEROES, hero_id, expected, _TOUCH_HEROS_TEAM)
-
-
-async def heroes_of_team(database: Database, team_id: int) -> list[HeroSummary]:
-    """The first of a team's heroes in id order (as many as a team's answer shows)."""
-    return [HeroSummary(*row) for row in await database.fetch_all(MEMBERS, {"team_id": team_id})]
 
 
 def release_from_team(team_id: int) -> Also:

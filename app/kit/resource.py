@@ -38,9 +38,10 @@ class SortKey:
 
 @dataclass(frozen=True, eq=False)  # one object per resource: hashed by identity
 class Resource:
-    """`summary` is what a page reads, every sort key among it; `stored` is what one row
-    reads: `summary` first, then the `extra_fields` a client may ask for with `?fields=`,
-    and the version last. Neither holds anything secret.
+    """`summary` is what a page reads, every sort key among it, and the references that
+    `expansions` follow; `stored` is what one row reads: `summary` first, then the
+    `extra_fields` a client may ask for with `?fields=`, and the version last. Neither holds
+    anything secret.
 
     The table has `created_at`, `updated_at` and `version` columns, which the kit sets:
     both times on create, `updated_at` and the version on every change."""

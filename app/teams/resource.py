@@ -3,12 +3,12 @@
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal_column, null, select, union_all
 
-from app.db import Columns
+from app.db import Columns, Row
 from app.db.statements import Statement
 from app.db.tables import column
-from app.heroes.models import HeroSummary
+from app.heroes.models import Hero, HeroSummary
 from app.http.responses import FastJSONResponse
 from app.kit.fields import Text, is_id, storable_text, text_filter
 from app.kit.listing.filters import Contains, Equal
@@ -16,7 +16,13 @@ from app.kit.listing.parameters import ListParameters
 from app.kit.resource import Resource, SortKey
 from app.kit.validators import validators
 from app.teams.errors import TeamNotFound
-from app.teams.models import HEADQUARTERS_MAX_LENGTH, NAME_MAX_LENGTH, StoredTeam, Team
+from app.teams.models import (
+    HEADQUARTERS_MAX_LENGTH,
+    HEROES_SHOWN,
+    NAME_MAX_LENGTH,
+    StoredTeam,
+    Team,
+)
 
 team_id, team_name = column(Team.id), column(Team.name)
 team_headquarters = column(Team.headquarters)
@@ -71,10 +77,47 @@ TEAMS = Resource(
 
 TEAMS_LIST = ListParameters(TEAMS)
 
+_HEROES = (column(Hero.id), column(Hero.name), column(Hero.age))
+_FIRST_HEROES = (
+    select(*_HEROES)
+    .where(column(Hero.team_id) == bindparam("row_id"))
+    .order_by(column(Hero.id))
+    .limit(HEROES_SHOWN)
+    .subquery()
+)
+WITH_HEROES = Statement(
+    union_all(
+        select(
+            literal_column("0").label("part"),
+            *STORED,
+            *(null().label(f"hero_{hero.key}") for hero in _HEROES),
+        ).where(team_id == bindparam("row_id")),
+        select(
+            literal_column("1"),
+            *(null() for _ in STORED),
+            *_FIRST_HEROES.c,
+        ),
+    ).order_by(literal_column("part"), literal_column("hero_id"))
+)
+"""A team, then the first of its heroes in id order: one statement, so one snapshot, in
+which the team's version describes exactly these heroes. A union rather than a join, so
+that the team's columns (its timestamps, slow to parse on SQLite) come once, not on every
+hero's row; bench/PROFILE.md (2026-12-02) measured both and two statements."""
+
+
+def with_heroes(found: list[Row]) -> tuple[StoredTeam, list[HeroSummary]] | None:
+    """The team and its heroes from WITH_HEROES's rows, or None when there is no team."""
+    if not found or found[0][0] != 0:
+        return None
+    width = len(STORED) + 1
+    heroes = [HeroSummary(*row[width:]) for row in found[1:]]
+    return StoredTeam(*found[0][1:width]), heroes
+
+
 _SLOTS = 128  # the most teams one page of heroes (100) can name, as a power of two
 _BY_IDS = {
     slots: Statement(
-        select(*STORED).where(team_id.in_([bindparam(f"id_{slot}") for slot in range(slots)]))
+        select(*SUMMARY).where(team_id.in_([bindparam(f"id_{slot}") for slot in range(slots)]))
     )
     for slots in (1 << power for power in range(_SLOTS.bit_length()))
 }

@@ -1,7 +1,8 @@
 """Team use cases: each function takes the database first and is one unit of work.
 
 A team's version moves when its own fields change and when its heroes do (the hero
-service touches it in the same transaction), so one ETag covers a team with its heroes.
+service touches it in the same transaction), so one ETag covers a team with its heroes,
+which are read with it in one statement.
 Deleting a team releases its heroes in the same transaction: the team's row is locked
 first, so that no hero can join it meanwhile (its foreign key waits for the lock, then
 refuses), then its heroes leave it, each one's version moving, then the team goes.
@@ -10,6 +11,7 @@ refuses), then its heroes leave it, each one's version moving, then the team goe
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from app.db import Database
 from app.db.errors import ConstraintViolation
@@ -19,9 +21,9 @@ from app.kit import rows
 from app.kit.listing.pages import Page, fetch_page
 from app.kit.listing.query import ListQuery
 from app.kit.rows import Expected
-from app.teams.errors import TeamNameTaken
-from app.teams.models import StoredTeam, TeamCreate, TeamUpdate
-from app.teams.resource import TEAMS, by_ids
+from app.teams.errors import TeamNameTaken, TeamNotFound
+from app.teams.models import StoredTeam, TeamCreate, TeamSummary, TeamUpdate
+from app.teams.resource import TEAMS, WITH_HEROES, by_ids, with_heroes
 
 _UNIQUE_NAME = "uq_team_name"
 
@@ -39,20 +41,28 @@ async def create_team(database: Database, data: TeamCreate) -> StoredTeam:
 
 
 async def get_team(database: Database, team_id: int) -> TeamWithHeroes:
-    """The team and the first of its heroes. The team is read first: a hero that changes
-    in between makes the answer newer than its ETag says, which a client's next
-    revalidation corrects, never older (which a cache could keep)."""
-    team = StoredTeam(*await rows.get_row(database, TEAMS, team_id))
-    return TeamWithHeroes(team, await heroes.heroes_of_team(database, team_id))
+    """The team and the first of its heroes, read together in one statement."""
+    found = with_heroes(await database.fetch_all(WITH_HEROES, {"row_id": team_id}))
+    if found is None:
+        raise TeamNotFound
+    return TeamWithHeroes(*found)
 
 
-async def teams_by_id(database: Database, team_ids: Collection[int]) -> dict[int, StoredTeam]:
-    """These teams (those that exist), by id, in one statement."""
+async def team_bodies(database: Database, team_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """The bodies of these teams (those that exist), by id, in one statement."""
     if not team_ids:
         return {}
     statement, params = by_ids(team_ids)
     found = await database.fetch_all(statement, params)
-    return {row[0]: StoredTeam(*row) for row in found}
+    return {row[0]: TeamSummary(*row).public_body() for row in found}
+
+
+async def find_team(database: Database, team_id: int) -> StoredTeam | None:
+    """The team, or None if there is none (a hero's team deleted meanwhile, say)."""
+    try:
+        return StoredTeam(*await rows.get_row(database, TEAMS, team_id))
+    except TeamNotFound:
+        return None
 
 
 async def list_teams(database: Database, query: ListQuery) -> Page:

@@ -69,7 +69,7 @@ def page(resource: Resource, query: ListQuery) -> tuple[Statement, dict[str, Any
         query.read_orders(),
         resource.nullable_keys(query.filters),
         cursor_shape,
-        bool(query.extra or query.expand),
+        bool(query.extra),
     )
     key = (resource.name, shape)
     return STATEMENTS.get(key, lambda: _page_statement(resource, shape)), params
