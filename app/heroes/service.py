@@ -10,7 +10,7 @@ leaving or moving, and a change to or the deletion of one of its heroes. A hero 
 names a team that does not exist is refused by the foreign key: HeroTeamNotFound.
 """
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -51,11 +51,14 @@ def _touch_teams(values: Mapping[str, Any]) -> tuple[Also, Also]:
 _TOUCH_HEROS_TEAM = _touch_teams({})
 
 
-async def create_hero(database: Database, data: HeroCreate) -> StoredHero:
+async def create_hero(
+    database: Database, data: HeroCreate, also: Sequence[Also] = ()
+) -> StoredHero:
+    """`also`: more steps for the INSERT's transaction (an Idempotency-Key's answer)."""
     values = data.model_dump(include={"name", "secret_name", "age", "team_id"})
-    also = _touch_teams(values) if data.team_id is not None else ()
+    touch = _touch_teams(values) if data.team_id is not None else ()
     with _team_must_exist():
-        return StoredHero(*await rows.create_row(database, HEROES, values, also))
+        return StoredHero(*await rows.create_row(database, HEROES, values, (*touch, *also)))
 
 
 async def get_hero(database: Database, hero_id: int) -> StoredHero:
@@ -68,11 +71,15 @@ async def list_heroes(database: Database, query: ListQuery) -> Page:
 
 
 async def update_hero(
-    database: Database, hero_id: int, changes: HeroUpdate, expected: Expected = None
+    database: Database,
+    hero_id: int,
+    changes: HeroUpdate,
+    expected: Expected = None,
+    also: Sequence[Also] = (),
 ) -> StoredHero:
-    """Only the fields sent change; an empty PATCH changes nothing."""
+    """Only the fields sent change; an empty PATCH changes nothing (and runs no `also`)."""
     values = changes.model_dump(exclude_unset=True)
-    change = rows.Change(values, expected, _touch_teams(values))
+    change = rows.Change(values, expected, (*_touch_teams(values), *also))
     with _team_must_exist():
         return StoredHero(*await rows.update_row(database, HEROES, hero_id, change))
 

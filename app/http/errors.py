@@ -42,6 +42,8 @@ class HttpError(Exception):
 
     status_code: ClassVar[int] = 500
     detail: ClassVar[str] = "Internal Server Error"
+    retry_after: ClassVar[str | None] = None
+    """Seconds for `Retry-After`, on an answer that a later retry may change."""
 
 
 class MalformedBody(HttpError):
@@ -122,7 +124,8 @@ _ANSWERS: dict[type[Exception], Answer] = {
 def answer_for(error_type: type[Exception]) -> Answer:
     """The status and text an error of this type is answered with."""
     if issubclass(error_type, HttpError):
-        return Answer(error_type.status_code, error_type.detail)
+        headers = _RETRY_HEADER if error_type.retry_after else {}
+        return Answer(error_type.status_code, error_type.detail, headers)
     if issubclass(error_type, NotFound):
         return Answer(404, error_type.detail)
     if issubclass(error_type, Conflict):
@@ -138,6 +141,8 @@ def _headers_of(error: Exception) -> dict[str, str] | None:
         return {"ETag": entity_tag(error.row_id, error.version), "Cache-Control": CACHE_CONTROL}
     if isinstance(error, DatabaseUnavailable):
         return {"Retry-After": "1"}
+    if isinstance(error, HttpError) and error.retry_after:
+        return {"Retry-After": error.retry_after}
     return None
 
 

@@ -105,6 +105,9 @@ class Also:
     params: Callable[[Row | None, Row | None], Params | None]
     first: bool = False  # before the write (after the lock), not after it
     sees_before: bool = False  # needs the row as it was: the write locks it first
+    required: bool = False
+    """A step that must match a row, or nothing of the write is kept: the write raises
+    `AlsoMissed` (idempotency's stored answer, kept only by the claim's holder)."""
     refers_by: Any = None  # the column by which this row refers to those the step changes
 
     def ahead(self, read_at: int | None) -> Step:
@@ -114,7 +117,7 @@ class Also:
         def params(results: Sequence[Any]) -> Params | None:
             return self.params(None if read_at is None else results[read_at], None)
 
-        return Step.count(self.statement, params)
+        return Step.count(self.statement, params, required=self.required)
 
     def step(self, locked: bool, write_at: int) -> Step:
         def params(results: Sequence[Any]) -> Params | None:
@@ -122,7 +125,11 @@ class Also:
             after = results[write_at] if len(results) > write_at else None
             return self.params(before, after)
 
-        return Step.count(self.statement, params)
+        return Step.count(self.statement, params, required=self.required)
+
+
+class AlsoMissed(Exception):
+    """A required `Also` step matched no row: the write was rolled back."""
 
 
 async def get_row(database: Database, resource: Resource, row_id: int) -> Row:
@@ -147,9 +154,11 @@ async def create_row(
     if also:
         ahead = [each.ahead(None) for each in also if each.refers_by is not None]
         behind = [each.step(False, len(ahead)) for each in also if each.refers_by is None]
-        row = (await database.transaction([*ahead, Step.row(statement, params), *behind]))[
-            len(ahead)
-        ]
+        try:
+            results = await database.transaction([*ahead, Step.row(statement, params), *behind])
+        except StepMissed:
+            raise AlsoMissed() from None
+        row = results[len(ahead)]
     else:
         row = await database.write_returning(statement, params)
     assert row is not None  # noqa: S101  # an INSERT ... RETURNING returns its row
@@ -316,6 +325,8 @@ async def _transaction(
     except StepMissed as missed:
         if lock and missed.step == 0:
             raise resource.not_found() from None
+        if missed.step != write_at:
+            raise AlsoMissed() from None
         return None
     row: Row = results[write_at]
     return row
@@ -350,6 +361,8 @@ async def _referring(
         except StepMissed as missed:
             if missed.step == 0:
                 raise resource.not_found() from None
+            if missed.step != write_at:
+                raise AlsoMissed() from None
             seen = missed.results[0][place]
             now = await database.fetch_one(_statements(resource).by_id, {"row_id": row_id})
             if now is None:

@@ -8,7 +8,9 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-import app.teams.models  # noqa: F401  # registers the tables (heroes' too) on the metadata
+# Registering the tables on the metadata: teams (heroes' too), idempotency keys.
+import app.kit.idempotency.models
+import app.teams.models  # noqa: F401
 from app.config import load_settings
 from app.db.backends import create_db_engine
 
