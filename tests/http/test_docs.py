@@ -419,7 +419,7 @@ def test_try_it_out_works_for_every_route_offline(
         "name": "Deadpond",
         "age": 28,
         "secret_name": "Dive Wilson",
-        "team_id": None,
+        "team_id": None,  # HeroCreate's example: no team
     }
     fill_body(create, {"name": "Rusty-Man", "age": 48, "secret_name": "Tommy Sharp", "id": 999})
     status, created = execute(create, "create_hero")
