@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     max_header_size: int = Field(default=8 * 1024, ge=1024, le=1024 * 1024)
     max_request_head_size: int = Field(default=32 * 1024, ge=4 * 1024, le=16 * 1024 * 1024)
     require_if_match: bool = False
+    # Retry-safe writes: how long a key's answer is kept, and whether a POST must send one.
+    idempotency_key_ttl: int = Field(default=86_400, ge=1, le=366 * 86_400)
+    require_idempotency_key: bool = False
     log_level: LogLevel = "INFO"
     environment: Environment = "development"
     db_migrate_on_start: MigrateOnStart = "auto"
@@ -226,6 +229,18 @@ class Settings(BaseSettings):
         if self.jwt_secret is None:
             return DEVELOPMENT_JWT_SECRET
         return self.jwt_secret.get_secret_value()
+
+    @property
+    def idempotency_lease(self) -> float:
+        """Seconds a write with an Idempotency-Key may run before its claim counts as
+        abandoned (its worker died) and a retry may take it over: the longest one write
+        can wait for a connection or SQLite's lock, connect, and run."""
+        return (
+            self.db_pool_timeout
+            + self.db_connect_timeout
+            + self.sqlite_busy_timeout
+            + self.db_statement_timeout
+        )
 
     @property
     def migrate_on_start(self) -> bool:

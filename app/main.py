@@ -156,6 +156,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.http_options = HttpOptions(
         require_if_match=settings.require_if_match,
         cursor_secret=secret.get_secret_value() if secret is not None else None,
+        require_idempotency_key=settings.require_idempotency_key,
+        idempotency_key_ttl=settings.idempotency_key_ttl,
+        idempotency_lease=settings.idempotency_lease,
     )
     app.state.access = _access(settings)
     _guard_by_policy(app, settings)
@@ -255,6 +258,7 @@ def _add_production_middleware(app: FastAPI, settings: Settings) -> None:
                 "If-Modified-Since",
                 "If-Unmodified-Since",
                 "Prefer",
+                "Idempotency-Key",
             ],
             expose_headers=[
                 "X-Request-ID",
@@ -265,6 +269,7 @@ def _add_production_middleware(app: FastAPI, settings: Settings) -> None:
                 "Link",
                 "X-Total-Count",
                 "Preference-Applied",
+                "Idempotent-Replayed",
             ],
         )
     if "*" not in settings.allowed_hosts:

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import cProfile
 import importlib
+import itertools
 import json
 import os
 import pstats
@@ -42,6 +43,11 @@ ROOT = Path(__file__).resolve().parent.parent
 HEROES = 1000
 IF_NONE_MATCH = b'"1.1"'
 
+_JSON = (b"content-type", b"application/json")
+FRESH_KEY = b"<a fresh Idempotency-Key per request>"
+_KEY = (b"idempotency-key", FRESH_KEY)
+_keys = itertools.count()
+
 # name -> (method, path, query string, body, extra headers)
 Request = tuple[str, str, bytes, bytes, list[tuple[bytes, bytes]]]
 REQUESTS: dict[str, Request] = {
@@ -51,6 +57,9 @@ REQUESTS: dict[str, Request] = {
     "list": ("GET", "/heroes/", b"offset=0&limit=100", b"", []),
     "search": ("GET", "/heroes/", b"min_age=20&max_age=60&sort=-age,name&limit=100", b"", []),
     "patch": ("PATCH", "/heroes/9", b"", b'{"age": 31}', [(b"content-type", b"application/json")]),
+    "post": ("POST", "/heroes/", b"", b'{"name": "N", "secret_name": "S"}', [_JSON]),
+    "post_keyed": ("POST", "/heroes/", b"", b'{"name": "N", "secret_name": "S"}', [_JSON, _KEY]),
+    "patch_keyed": ("PATCH", "/heroes/9", b"", b'{"age": 31}', [_JSON, _KEY]),
     "get_team": ("GET", "/teams/7", b"", b"", []),
     "get_team_100": ("GET", "/teams/200", b"", b"", []),
     "list_expand": ("GET", "/heroes/", b"offset=0&limit=100&expand=team", b"", []),
@@ -226,6 +235,13 @@ async def _profile(app: ASGIApp, request: Request, count: int) -> None:
     stats.sort_stats("tottime").print_stats(30)
 
 
+def _fresh(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    """A request that takes a key sends a new one each time: each is a first request."""
+    if header[1] != FRESH_KEY:
+        return header
+    return header[0], f"bench-{os.getpid()}-{next(_keys)}".encode()
+
+
 async def _call(app: ASGIApp, request: Request) -> int:
     method, path, query, body, headers = request
     scope: dict[str, Any] = {
@@ -238,7 +254,7 @@ async def _call(app: ASGIApp, request: Request) -> int:
         "raw_path": path.encode(),
         "root_path": "",
         "query_string": query,
-        "headers": [(b"host", b"127.0.0.1:8000"), *headers],
+        "headers": [(b"host", b"127.0.0.1:8000"), *(_fresh(header) for header in headers)],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
         "state": {},

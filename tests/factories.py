@@ -1,6 +1,7 @@
 """Small typed factories: the data a test needs, stored as the service would store it."""
 
 from itertools import count
+from typing import TypeVar
 
 from fastapi.testclient import TestClient
 from pwdlib import PasswordHash
@@ -8,8 +9,10 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlmodel import Session
 
 from app.heroes.models import Hero, HeroCreate
+from app.teams.models import Team, TeamCreate
 from app.users.models import User, username_key
 
+Row = TypeVar("Row", Hero, Team)
 PASSWORD = "correct horse battery staple"
 _hasher = PasswordHash((Argon2Hasher(),))
 
@@ -22,6 +25,7 @@ def make_hero(
     name: str | None = None,
     age: int | None = 30,
     secret_name: str | None = None,
+    team_id: int | None = None,
     owner_id: int | None = None,
 ) -> Hero:
     number = next(_numbers)
@@ -29,13 +33,28 @@ def make_hero(
         name=name or f"Hero {number}",
         age=age,
         secret_name=secret_name or f"Secret identity {number}",
+        team_id=team_id,
     )
     hero = Hero.model_validate(data, update={"owner_id": owner_id})
-    session.add(hero)
+    return _stored(session, hero)
+
+
+def make_team(
+    session: Session, *, name: str | None = None, headquarters: str | None = None
+) -> Team:
+    number = next(_numbers)
+    data = TeamCreate(
+        name=name or f"Team {number}", headquarters=headquarters or f"Tower {number}"
+    )
+    return _stored(session, Team.model_validate(data))
+
+
+def _stored(session: Session, row: Row) -> Row:
+    session.add(row)
     session.commit()
-    session.refresh(hero)
-    session.expunge(hero)  # a plain record of what was stored, untouched by later reads
-    return hero
+    session.refresh(row)
+    session.expunge(row)  # a plain record of what was stored, untouched by later reads
+    return row
 
 
 def read_stored(session: Session, hero_id: int | None) -> Hero | None:
@@ -44,6 +63,22 @@ def read_stored(session: Session, hero_id: int | None) -> Hero | None:
     session.rollback()  # a new transaction: REPEATABLE READ would show an old snapshot
     session.expunge_all()
     return session.get(Hero, hero_id)
+
+
+def read_team(session: Session, team_id: int | None) -> Team | None:
+    """The team as the database holds it now, a plain record that later reads leave alone."""
+    assert team_id is not None, "a stored team has an id"
+    session.rollback()
+    session.expunge_all()
+    team = session.get(Team, team_id)
+    if team is not None:
+        session.expunge(team)
+    return team
+
+
+def stored_id(row: Hero | Team) -> int:
+    assert row.id is not None, "a stored row has an id"
+    return row.id
 
 
 def make_user(

@@ -167,6 +167,8 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
         "MAX_HEADER_SIZE": "4096",
         "MAX_REQUEST_HEAD_SIZE": "16384",
         "ALLOWED_HOSTS": "api.example.com, *.example.org",
+        "IDEMPOTENCY_KEY_TTL": "3600",
+        "REQUIRE_IDEMPOTENCY_KEY": "true",
         "WRITE_POLICY": "owner",
         "READ_POLICY": "signed_in",
         "SIGNUP": "closed",
@@ -192,6 +194,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert settings.worker_threads == 10
     assert settings.max_body_size == 2048
     assert settings.require_if_match is True
+    assert (settings.idempotency_key_ttl, settings.require_idempotency_key) == (3600, True)
     assert settings.log_level == "DEBUG"
     assert settings.environment == "production"
     assert (settings.web_concurrency, settings.graceful_timeout) == (3, 15)

@@ -14,6 +14,7 @@ from sqlmodel.pool import StaticPool
 
 from app.heroes.models import Hero
 from app.main import app, get_session
+from app.teams.models import Team
 
 HERO_KEYS = {"id", "name", "age"}
 
@@ -141,3 +142,25 @@ def test_override_is_gone_after_the_test(session: Session) -> None:
         assert get_session in app.dependency_overrides
 
     assert get_session not in app.dependency_overrides
+
+
+def test_the_teams_flow_through_the_overriding_session(
+    session: Session, client: TestClient
+) -> None:
+    """Teams' transactions (a hero joining touches its team; a team's deletion releases
+    its heroes) run on the overriding session too, and the session sees what they did."""
+    team = client.post("/teams/", json={"name": "Preventers", "headquarters": "Sharp Tower"})
+    team_id = team.json()["id"]
+    hero = client.post(
+        "/heroes/", json={"name": "Rusty-Man", "secret_name": "Tommy", "team_id": team_id}
+    )
+
+    assert set(hero.json()) == HERO_KEYS
+    assert client.get(f"/teams/{team_id}").json()["heroes"] == [hero.json()]
+    assert client.get(f"/teams/{team_id}").headers["etag"] == f'"{team_id}.2"'
+    assert client.delete(f"/teams/{team_id}").json() == {"ok": True}
+    stored = session.get(Hero, hero.json()["id"])
+    assert stored is not None
+    session.refresh(stored)
+    assert (stored.team_id, stored.version) == (None, 2)
+    assert session.get(Team, team_id) is None

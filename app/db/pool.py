@@ -29,7 +29,16 @@ from app.db.database import StepMissed
 
 Connection = psycopg.AsyncConnection[Any]
 
-_REFUSALS = (psycopg.errors.IntegrityError, psycopg.errors.TransactionRollback, StepMissed)
+ENDED_TO_RETRY = (
+    psycopg.errors.TransactionRollback,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.DeadlockDetected,
+)
+"""The server ended the transaction to break a deadlock or a serialization conflict (class
+40): worth running again. psycopg makes each its own subclass of OperationalError, not of
+TransactionRollback."""
+
+_REFUSALS = (psycopg.errors.IntegrityError, *ENDED_TO_RETRY, StepMissed)
 """Errors after which the server is ready for the next statement: a constraint or a
 deadlock refused the write, or a transaction ended itself because a step missed."""
 

@@ -19,7 +19,7 @@ from sqlalchemy import Dialect, Engine
 from app.config import Settings
 from app.db.database import TRANSACTION_ATTEMPTS, Database, PoolUsage, Step
 from app.db.errors import constraint_violation, unavailable
-from app.db.pool import AsyncConnectionPool, PoolTimeout
+from app.db.pool import ENDED_TO_RETRY, AsyncConnectionPool, PoolTimeout
 from app.db.statements import CompiledStatement, Params, Row, Statement
 
 # Errors that mean "the server is away or too slow", or that its tables are gone, as
@@ -73,13 +73,7 @@ class PostgresDatabase(Database):
         return await self._run(compiled, params, _first_row)
 
     async def transaction(self, steps: Sequence[Step]) -> list[Any]:
-        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
-            try:
-                return await self._on_connection(partial(_run_steps, self._dialect, steps))
-            except psycopg.errors.TransactionRollback as error:
-                if attempt == TRANSACTION_ATTEMPTS:
-                    raise unavailable(error) from error
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self._on_connection(partial(_run_steps, self._dialect, steps))
 
     def pool_usage(self) -> PoolUsage:
         return PoolUsage(in_use=self.pool.in_use, waiting=self.pool.waiting)
@@ -96,6 +90,19 @@ class PostgresDatabase(Database):
         return await self._on_connection(statement)
 
     async def _on_connection(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        """Run `work`, again (up to TRANSACTION_ATTEMPTS times in all) when the server ends
+        it to break a deadlock or a serialization conflict. A single statement is a
+        transaction of its own in autocommit, and is ended so as well: a team's UPDATE
+        waiting for a row a transaction that waits for the team holds."""
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                return await self._once(work)
+            except ENDED_TO_RETRY as error:
+                if attempt == TRANSACTION_ATTEMPTS:
+                    raise unavailable(error) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _once(self, work: Callable[[Connection], Awaitable[T]]) -> T:
         try:
             async with self.pool.connection() as connection:
                 deadline = asyncio.get_running_loop().call_later(
@@ -105,6 +112,8 @@ class PostgresDatabase(Database):
                     return await work(connection)
                 finally:
                     deadline.cancel()
+        except ENDED_TO_RETRY:
+            raise  # an OperationalError, but one worth running again (_on_connection)
         except _UNAVAILABLE as error:
             raise unavailable(error) from error
         except psycopg.errors.IntegrityError as error:

@@ -10,6 +10,7 @@ from app.heroes.errors import (
     InvalidPage,
 )
 from app.heroes.resource import HEROES, HEROES_LIST, READ_PARAMETERS
+from app.kit.idempotency.writes import idempotent_operation
 from app.kit.openapi import ROUTER, Errors, path_id, route_docs
 
 TAG = {
@@ -29,9 +30,9 @@ ERRORS = Errors(
     invalid_changes=InvalidHeroChanges,
 )
 _DOCS = route_docs(HEROES, HEROES_LIST, ERRORS, READ_PARAMETERS)
-CREATE: dict[str, Any] = _DOCS.create
+CREATE: dict[str, Any] = idempotent_operation(_DOCS.create)
 LIST: dict[str, Any] = _DOCS.list
 READ: dict[str, Any] = _DOCS.read
-UPDATE: dict[str, Any] = _DOCS.update
+UPDATE: dict[str, Any] = idempotent_operation(_DOCS.update)
 DELETE: dict[str, Any] = _DOCS.delete
 __all__ = ["CREATE", "DELETE", "LIST", "READ", "ROUTER", "TAG", "UPDATE", "HeroId"]

@@ -257,6 +257,11 @@ def team_ids(heroes: Iterable[Row]) -> set[int]:
     return {row[TEAM_PLACE] for row in heroes if row[TEAM_PLACE] is not None}
 
 
+def stored_hero(row: Row) -> StoredHero:
+    """A hero as one row reads it (HEROES.stored)."""
+    return StoredHero(*row)
+
+
 def hero_response(
     hero: StoredHero,
     extra: Collection[str] = (),

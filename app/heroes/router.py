@@ -4,6 +4,7 @@ Routes are `async def` and await the service: the data-access layer decides, per
 what runs on the event loop and what on a thread (app/db/backends.py, bench/PROFILE.md).
 """
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from app.auth.policy import writer_of
 from app.db import Database
 from app.heroes import openapi, service
-from app.heroes.models import HeroCreate, HeroPublic, HeroUpdate
+from app.heroes.models import HeroCreate, HeroPublic, HeroUpdate, StoredHero
 from app.heroes.openapi import HeroId
 from app.heroes.resource import (
     HEROES,
@@ -20,11 +21,13 @@ from app.heroes.resource import (
     hero_response,
     list_body,
     shape_to_read,
+    stored_hero,
     team_ids,
 )
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
+from app.kit.idempotency.writes import Once, respond_once
 from app.kit.listing.links import page_response
 from app.kit.listing.parameters import ListRequest
 from app.kit.responses import Deleted
@@ -40,18 +43,23 @@ HeroesPage = Annotated[ListRequest, Depends(HEROES_LIST.dependency)]
 
 @router.post("/", response_model=HeroPublic, **openapi.CREATE)
 async def create_hero(
-    hero: HeroCreate, database: DatabaseDep, request: Request
-) -> FastJSONResponse:
+    hero: HeroCreate, database: DatabaseDep, options: OptionsDep, request: Request
+) -> Response:
     """Create a hero and answer it with its new id, its `ETag`, `Last-Modified`, and its
     URL in `Location`. The status is 200, as the tutorial's clients expect.
 
     Any `id` in the body, and any unknown field, is ignored: the service assigns the id.
-    `secret_name` is stored and never returned.
+    `secret_name` is stored and never returned. With `Idempotency-Key`, a retry creates
+    no second hero: it gets the first answer again.
     """
+
+    def created(hero: StoredHero) -> Response:
+        location = str(request.url_for("read_hero", hero_id=hero.id))
+        return hero_response(hero, location=location)
+
     writer = await writer_of(request, database)
-    created = await service.create_hero(database, hero, owner_id=writer.user_id)
-    location = str(request.url_for("read_hero", hero_id=created.id))
-    return hero_response(created, location=location)
+    write = partial(service.create_hero, database, hero, owner_id=writer.user_id)
+    return await respond_once(request, options, database, Once(write, created, stored_hero))
 
 
 @router.get("/", response_model=list[HeroPublic], **openapi.LIST)
@@ -96,18 +104,21 @@ async def update_hero(
     database: DatabaseDep,
     options: OptionsDep,
     request: Request,
-) -> FastJSONResponse:
+) -> Response:
     """Change only the fields sent: `{"age": null}` clears the age, `{}` changes nothing.
 
     `name` and `secret_name` may be left out but not set to null. A change bumps the
     hero's ETag and moves `Last-Modified`. With `If-Match`, the change happens only if the
-    hero still has that ETag (else 412 with the current one): no lost updates.
+    hero still has that ETag (else 412 with the current one): no lost updates. With
+    `Idempotency-Key`, a retry gets the first answer again.
     """
     expected = write_preconditions(
         request, hero_id, required=options.require_if_match, version_max=HEROES.version_max
     )
     expected = owned_by(expected, (await writer_of(request, database)).owner)
-    return hero_response(await service.update_hero(database, hero_id, changes, expected))
+    write = partial(service.update_hero, database, hero_id, changes, expected)
+    once = Once(write, hero_response, stored_hero)
+    return await respond_once(request, options, database, once)
 
 
 @router.delete("/{hero_id}", **openapi.DELETE)

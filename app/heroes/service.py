@@ -10,7 +10,7 @@ leaving or moving, and a change to or the deletion of one of its heroes. A hero 
 names a team that does not exist is refused by the foreign key: HeroTeamNotFound.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,41 +19,53 @@ from app.db.errors import ConstraintViolation
 from app.db.tables import utc_now
 from app.heroes.errors import HeroTeamNotFound
 from app.heroes.models import Hero, HeroCreate, HeroUpdate, StoredHero
-from app.heroes.resource import HEROES, TEAM_PLACE
+from app.heroes.resource import HEROES, TEAM_PLACE, hero_team_id
 from app.kit import rows
 from app.kit.listing.pages import Page, fetch_page
 from app.kit.listing.query import ListQuery
 from app.kit.rows import Also, Expected
 from app.teams.models import Team
 
-_TOUCH_TEAMS = rows.touch_statement(Team)
+_TOUCH_TEAM = rows.touch_statement(Team)
 _RELEASE = rows.release_statement(Hero, Hero.team_id)
 
 
-def _touch_team_after(_before: Row | None, after: Row | None) -> Any:
-    return rows.touch_params(after[TEAM_PLACE] if after else None)
+def _touch_teams(values: Mapping[str, Any]) -> tuple[Also, Also]:
+    """The steps that touch the team the hero is in and the one `values` move it to (one
+    each, in id order), ahead of the hero's own write: its teams locked before the hero,
+    as a team's deletion locks them (app/kit/rows.py, `Also`)."""
 
+    def params_of(place: int) -> Callable[[Row | None, Row | None], Any]:
+        def params(before: Row | None, _after: Row | None) -> Any:
+            now = before[TEAM_PLACE] if before else None
+            return rows.touch_params(place, now, values.get("team_id", now))
 
-def _touch_teams_around(before: Row | None, after: Row | None) -> Any:
-    return rows.touch_params(
-        before[TEAM_PLACE] if before else None, after[TEAM_PLACE] if after else None
+        return params
+
+    return (
+        Also(_TOUCH_TEAM, params_of(0), refers_by=hero_team_id),
+        Also(_TOUCH_TEAM, params_of(1), refers_by=hero_team_id),
     )
 
 
-_TOUCH_TEAM = Also(_TOUCH_TEAMS, _touch_team_after)
-_TOUCH_OLD_AND_NEW_TEAM = Also(_TOUCH_TEAMS, _touch_teams_around, sees_before=True)
+_TOUCH_HEROS_TEAM = _touch_teams({})
 
 
 async def create_hero(
-    database: Database, data: HeroCreate, owner_id: int | None = None
+    database: Database,
+    data: HeroCreate,
+    also: Sequence[Also] = (),
+    *,
+    owner_id: int | None = None,
 ) -> StoredHero:
-    """`owner_id`: the signed-in user creating it, if any."""
+    """`also`: more steps for the INSERT's transaction (an Idempotency-Key's answer);
+    `owner_id`: the signed-in user creating it, if any."""
     values = data.model_dump(include={"name", "secret_name", "age", "team_id"})
     if owner_id is not None:
         values["owner_id"] = owner_id
-    also = (_TOUCH_TEAM,) if data.team_id is not None else ()
+    touch = _touch_teams(values) if data.team_id is not None else ()
     with _team_must_exist():
-        return StoredHero(*await rows.create_row(database, HEROES, values, also))
+        return StoredHero(*await rows.create_row(database, HEROES, values, (*touch, *also)))
 
 
 async def get_hero(database: Database, hero_id: int) -> StoredHero:
@@ -66,18 +78,21 @@ async def list_heroes(database: Database, query: ListQuery) -> Page:
 
 
 async def update_hero(
-    database: Database, hero_id: int, changes: HeroUpdate, expected: Expected = None
+    database: Database,
+    hero_id: int,
+    changes: HeroUpdate,
+    expected: Expected = None,
+    also: Sequence[Also] = (),
 ) -> StoredHero:
-    """Only the fields sent change; an empty PATCH changes nothing."""
+    """Only the fields sent change; an empty PATCH changes nothing (and runs no `also`)."""
     values = changes.model_dump(exclude_unset=True)
-    touch = _TOUCH_OLD_AND_NEW_TEAM if "team_id" in values else _TOUCH_TEAM
-    change = rows.Change(values, expected, (touch,))
+    change = rows.Change(values, expected, (*_touch_teams(values), *also))
     with _team_must_exist():
         return StoredHero(*await rows.update_row(database, HEROES, hero_id, change))
 
 
 async def delete_hero(database: Database, hero_id: int, expected: Expected = None) -> None:
-    await rows.delete_row(database, HEROES, hero_id, expected, (_TOUCH_TEAM,))
+    await rows.delete_row(database, HEROES, hero_id, expected, _TOUCH_HEROS_TEAM)
 
 
 def release_from_team(team_id: int) -> Also:

@@ -74,6 +74,7 @@ class DeclaredHeader:
     description: str
     example: str
     max_length: int | None = None
+    pattern: str | None = None
 
     def parameter(self) -> dict[str, Any]:
         """This header as an OpenAPI parameter. The example sits in the schema, where
@@ -82,6 +83,8 @@ class DeclaredHeader:
         schema: dict[str, Any] = {"type": "string", "examples": [self.example]}
         if self.max_length is not None:
             schema["maxLength"] = self.max_length
+        if self.pattern is not None:
+            schema["pattern"] = self.pattern
         return {
             "name": self.name,
             "in": "header",

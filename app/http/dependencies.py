@@ -22,6 +22,9 @@ class HttpOptions:
 
     require_if_match: bool
     cursor_secret: str | None
+    require_idempotency_key: bool = False
+    idempotency_key_ttl: float = 86_400
+    idempotency_lease: float = 60
 
 
 def http_options(request: Request) -> HttpOptions:

@@ -45,6 +45,8 @@ class HttpError(Exception):
 
     status_code: ClassVar[int] = 500
     detail: ClassVar[str] = "Internal Server Error"
+    retry_after: ClassVar[str | None] = None
+    """Seconds for `Retry-After`, on an answer that a later retry may change."""
 
 
 class MalformedBody(HttpError):
@@ -141,10 +143,11 @@ _NAMED: tuple[tuple[type[Any], int, dict[str, Any]], ...] = (
 def answer_for(error_type: type[Exception]) -> Answer:
     """The status and text an error of this type is answered with."""
     if issubclass(error_type, HttpError):
-        return Answer(error_type.status_code, error_type.detail)
-    for named, status, headers in _NAMED:
+        headers = _RETRY_HEADER if error_type.retry_after else {}
+        return Answer(error_type.status_code, error_type.detail, headers)
+    for named, status, named_headers in _NAMED:
         if issubclass(error_type, named):
-            return Answer(status, error_type.detail, headers)  # type: ignore[attr-defined]  # each named kind has its detail
+            return Answer(status, error_type.detail, named_headers)  # type: ignore[attr-defined]  # each named kind has its detail
     return next(
         (answer for base in error_type.__mro__ if (answer := _ANSWERS.get(base)) is not None),
         Answer(500, "Internal Server Error"),
@@ -156,6 +159,8 @@ def _headers_of(error: Exception) -> dict[str, str] | None:
         return {"ETag": entity_tag(error.row_id, error.version), "Cache-Control": CACHE_CONTROL}
     if isinstance(error, DatabaseUnavailable):
         return {"Retry-After": "1"}
+    if isinstance(error, HttpError) and error.retry_after:
+        return {"Retry-After": error.retry_after}
     if isinstance(error, Unauthenticated):
         challenge = 'Bearer error="invalid_token"' if error.token_sent else "Bearer"
         return {"WWW-Authenticate": challenge}

@@ -27,7 +27,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, bindparam, delete, insert, null, select, update
 
 from app.db import Database, Params, Row
-from app.db.database import Step, StepMissed
+from app.db.database import TRANSACTION_ATTEMPTS, Step, StepMissed
+from app.db.errors import DatabaseUnavailable
 from app.db.statements import STATEMENTS, Statement
 from app.db.tables import column, utc_now
 from app.errors import NotOwner, PreconditionFailed
@@ -99,12 +100,32 @@ class Also:
     """A statement run in a write's transaction. Its params come from the row as it was
     before the write (None unless the write locked it first: `delete_row` with steps
     `first`, `update_row` with `lock`) and as the write left it (None for steps `first`);
-    params of None skip it."""
+    params of None skip it.
+
+    A step with `refers_by` changes the rows this row refers to by that column (a hero's
+    team): it runs before the write, with the row as the transaction first read it
+    (without a lock), and the write requires the column to hold still what was read (else
+    all of it runs again, on the row as it is then). So such a write locks the referred
+    rows before its own row, in the order a deletion of a referred row takes its locks
+    (that row, then the rows that refer to it): no deadlock between the two."""
 
     statement: Statement
     params: Callable[[Row | None, Row | None], Params | None]
     first: bool = False  # before the write (after the lock), not after it
     sees_before: bool = False  # needs the row as it was: the write locks it first
+    required: bool = False
+    """A step that must match a row, or nothing of the write is kept: the write raises
+    `AlsoMissed` (idempotency's stored answer, kept only by the claim's holder)."""
+    refers_by: Any = None  # the column by which this row refers to those the step changes
+
+    def ahead(self, read_at: int | None) -> Step:
+        """This step (one with `refers_by`) as it runs ahead of the write, seeing the row
+        the step `read_at` read (None: there is none yet, the write inserts it)."""
+
+        def params(results: Sequence[Any]) -> Params | None:
+            return self.params(None if read_at is None else results[read_at], None)
+
+        return Step.count(self.statement, params, required=self.required)
 
     def step(self, locked: bool, write_at: int) -> Step:
         def params(results: Sequence[Any]) -> Params | None:
@@ -112,7 +133,11 @@ class Also:
             after = results[write_at] if len(results) > write_at else None
             return self.params(before, after)
 
-        return Step.count(self.statement, params)
+        return Step.count(self.statement, params, required=self.required)
+
+
+class AlsoMissed(Exception):
+    """A required `Also` step matched no row: the write was rolled back."""
 
 
 async def get_row(database: Database, resource: Resource, row_id: int) -> Row:
@@ -135,8 +160,13 @@ async def create_row(
     params |= {"set_created_at": now, "set_updated_at": now}
     row: Row | None
     if also:
-        steps = [Step.row(statement, params), *(each.step(False, 0) for each in also)]
-        row = (await database.transaction(steps))[0]
+        ahead = [each.ahead(None) for each in also if each.refers_by is not None]
+        behind = [each.step(False, len(ahead)) for each in also if each.refers_by is None]
+        try:
+            results = await database.transaction([*ahead, Step.row(statement, params), *behind])
+        except StepMissed:
+            raise AlsoMissed() from None
+        row = results[len(ahead)]
     else:
         row = await database.write_returning(statement, params)
     assert row is not None  # noqa: S101  # an INSERT ... RETURNING returns its row
@@ -154,13 +184,18 @@ async def update_row(database: Database, resource: Resource, row_id: int, change
         return _unchanged(resource, await get_row(database, resource, row_id), expected)
     shape = expected.shape() if expected else None
     fields = frozenset(change.values)
+    guard = _reference_of(change.also)
     statement = STATEMENTS.get(
-        (resource.name, "update", fields, shape), lambda: _update(resource, fields, shape)
+        (resource.name, "update", fields, shape, _named(guard)),
+        lambda: _update(resource, fields, shape, guard),
     )
     params: dict[str, Any] = {"row_id": row_id, "set_updated_at": utc_now()}
     params |= {f"set_{field}": value for field, value in change.values.items()}
     params |= expected.params() if expected else {}
     reread = _statements(resource).by_id
+    if guard is not None:
+        write = Step.updated(statement, reread, params, required=True)
+        return await _referring(database, resource, row_id, write, change.also, expected=expected)
     if change.also:
         write = Step.updated(statement, reread, params, required=True)
         row = await _transaction(database, resource, row_id, write, change.also)
@@ -181,8 +216,15 @@ async def delete_row(
     """Delete the row; with `also` steps, the row as it was, else None."""
     await _refuse_never_met(database, resource, row_id, expected)
     shape = expected.shape() if expected else None
-    statement = STATEMENTS.get((resource.name, "delete", shape), lambda: _delete(resource, shape))
+    guard = _reference_of(also)
+    statement = STATEMENTS.get(
+        (resource.name, "delete", shape, _named(guard)), lambda: _delete(resource, shape, guard)
+    )
     params = {"row_id": row_id} | (expected.params() if expected else {})
+    if guard is not None:
+        returning = statement.returning(_statements(resource).by_id)
+        write = Step.row(returning, params, required=True)
+        return await _referring(database, resource, row_id, write, also, expected=expected)
     if not also:
         if await database.write(statement, params) == 0:
             raise await _not_deleted(database, resource, row_id, expected)
@@ -195,25 +237,29 @@ async def delete_row(
 
 
 def touch_statement(table: type[Any]) -> Statement:
-    """An UPDATE that moves the version and `updated_at` of up to two rows of `table`
-    (`touch_params`): rows whose answer shows other rows that changed (a team, when one
-    of its heroes changes). Both ids in one statement, so that two transactions touching
-    the same pair lock them in the same order."""
+    """An UPDATE that moves the version and `updated_at` of one row of `table`
+    (`touch_params`): a row whose answer shows other rows that changed (a team, when one
+    of its heroes changes)."""
     version = column(table.version)
     return Statement(
         update(table)
-        .where(column(table.id).in_([bindparam("touched_0"), bindparam("touched_1")]))
+        .where(column(table.id) == bindparam("touched"))
         .values(version=version + 1, updated_at=bindparam("touched_at"))
     )
 
 
-def touch_params(*row_ids: int | None) -> Params | None:
-    """The params of `touch_statement` for these ids (None ones left out), or None if
-    there is none: nothing to touch, the step is skipped."""
+def touch_params(place: int, *row_ids: int | None) -> Params | None:
+    """The params of `touch_statement` for the `place`th of these ids in ascending order
+    (None ones and repeats left out), or None if there is no such id: the step is skipped.
+
+    Rows are touched one statement each, in id order, so that transactions touching the
+    same rows lock them in the same order: one statement for both would lock them in the
+    order it finds them, which on PostgreSQL is where they lie in the table (a small table
+    is scanned, not searched by its index), and changes as they are updated."""
     ids = sorted({row_id for row_id in row_ids if row_id is not None})
-    if not ids:
+    if place >= len(ids):
         return None
-    return {"touched_0": ids[0], "touched_1": ids[-1], "touched_at": utc_now()}
+    return {"touched": ids[place], "touched_at": utc_now()}
 
 
 def release_statement(table: type[Any], reference: Any) -> Statement:
@@ -287,9 +333,70 @@ async def _transaction(
     except StepMissed as missed:
         if lock and missed.step == 0:
             raise resource.not_found() from None
+        if missed.step != write_at:
+            raise AlsoMissed() from None
         return None
     row: Row = results[write_at]
     return row
+
+
+async def _referring(  # noqa: PLR0913  # `expected` only says why a write was refused
+    database: Database,
+    resource: Resource,
+    row_id: int,
+    write: Step,
+    also: Sequence[Also],
+    *,
+    expected: Expected = None,
+) -> Row:
+    """One transaction: read the row (no lock), run the steps that change the rows it
+    refers to (see `Also`), then `write` (its params a mapping) with the reference as
+    read, which it must still hold; again, on the row as it is then, if the reference
+    changed in between. The row `write` returned; NotFound or PreconditionFailed if it
+    matched no row for those reasons."""
+    reference = _reference_of(also)
+    place = resource.stored.index(reference)
+    read = Step.row(_statements(resource).by_id, {"row_id": row_id}, required=True)
+    ahead = [each.ahead(0) for each in also if each.refers_by is not None]
+    write_at = 1 + len(ahead)
+    behind = [each.step(True, write_at) for each in also if each.refers_by is None]
+    params = write.params
+    assert not callable(params)  # noqa: S101  # the write's own params, the reference added here
+    guarded = replace(
+        write, params=lambda results: {**params, "seen_reference": results[0][place]}
+    )
+    for _attempt in range(TRANSACTION_ATTEMPTS):
+        try:
+            row: Row = (await database.transaction([read, *ahead, guarded, *behind]))[write_at]
+        except StepMissed as missed:
+            if missed.step == 0:
+                raise resource.not_found() from None
+            if missed.step != write_at:
+                raise AlsoMissed() from None
+            seen = missed.results[0][place]
+            now = await database.fetch_one(_statements(resource).by_id, {"row_id": row_id})
+            if now is None:
+                raise resource.not_found() from None
+            if now[place] == seen:  # refused by the preconditions: which one says why
+                raise await _missing_or_changed(database, resource, row_id, expected) from None
+            continue  # it moved meanwhile: the steps ahead changed the wrong rows
+        return row
+    # The reference changed under every attempt: as busy as a deadlock, and as worth a retry.
+    raise DatabaseUnavailable
+
+
+def _reference_of(also: Sequence[Also]) -> Any:
+    """The column by which the row refers to the rows `also` changes ahead, or None."""
+    references = {
+        id(each.refers_by): each.refers_by for each in also if each.refers_by is not None
+    }
+    assert len(references) <= 1  # noqa: S101  # one reference column per write
+    return next(iter(references.values()), None)
+
+
+def _named(reference: Any) -> str | None:
+    """A reference column as part of a statement's cache key (columns compare into SQL)."""
+    return None if reference is None else str(reference)
 
 
 async def _not_deleted(
@@ -385,7 +492,19 @@ def _insert(resource: Resource, fields: tuple[str, ...]) -> Any:
     return insert(resource.table).values(values).returning(*resource.stored)
 
 
-def _update(resource: Resource, fields: frozenset[str], shape: Shape | None) -> Any:
+def _guarded(where: ColumnElement[bool], guard: Any) -> ColumnElement[bool]:
+    """`where`, and (with a `guard` column) that column still holding `seen_reference`."""
+    if guard is None:
+        return where
+    return and_(where, guard.is_not_distinct_from(bindparam("seen_reference", type_=guard.type)))
+
+
+def _update(
+    resource: Resource,
+    fields: frozenset[str],
+    shape: Shape | None,
+    guard: Any = None,
+) -> Any:
     """The UPDATE that sets exactly `fields`, moves `updated_at` and bumps the version;
     with a `shape`, only if the row meets those preconditions (compare and set in one
     statement)."""
@@ -393,12 +512,12 @@ def _update(resource: Resource, fields: frozenset[str], shape: Shape | None) -> 
     values["updated_at"] = bindparam("set_updated_at")
     values["version"] = resource.version + 1
     where = _meets(resource, shape) if shape else _is_row(resource)
-    return update(resource.table).where(where).values(values)
+    return update(resource.table).where(_guarded(where, guard)).values(values)
 
 
-def _delete(resource: Resource, shape: Shape | None) -> Any:
+def _delete(resource: Resource, shape: Shape | None, guard: Any = None) -> Any:
     where = _meets(resource, shape) if shape else _is_row(resource)
-    return delete(resource.table).where(where)
+    return delete(resource.table).where(_guarded(where, guard))
 
 
 def owned_by(expected: Expected, owner: int | None) -> Expected:

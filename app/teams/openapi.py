@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from app.kit.idempotency.writes import idempotent_operation
 from app.kit.openapi import ROUTER, Errors, path_id, route_docs
 from app.teams.errors import (
     InvalidTeamChanges,
@@ -37,9 +38,9 @@ _DOCS = route_docs(
         conflicts=(TeamNameTaken,),
     ),
 )
-CREATE: dict[str, Any] = _DOCS.create
+CREATE: dict[str, Any] = idempotent_operation(_DOCS.create)
 LIST: dict[str, Any] = _DOCS.list
 READ: dict[str, Any] = _DOCS.read
-UPDATE: dict[str, Any] = _DOCS.update
+UPDATE: dict[str, Any] = idempotent_operation(_DOCS.update)
 DELETE: dict[str, Any] = _DOCS.delete
 __all__ = ["CREATE", "DELETE", "LIST", "READ", "ROUTER", "TAG", "UPDATE", "TeamId"]

@@ -141,6 +141,11 @@ def team_body(team: StoredTeam, heroes: list[HeroSummary] | None = None) -> dict
     return body
 
 
+def stored_team(row: Row) -> StoredTeam:
+    """A team as one row reads it (TEAMS.stored)."""
+    return StoredTeam(*row)
+
+
 def team_response(
     team: StoredTeam, heroes: list[HeroSummary] | None = None, *, location: str | None = None
 ) -> FastJSONResponse:

@@ -1,5 +1,6 @@
 """The team routes, in the tutorial's style: each reads its request and calls the service."""
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -8,15 +9,22 @@ from app.auth.policy import writer_of
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
+from app.kit.idempotency.writes import Once, respond_once
 from app.kit.listing.links import page_response
 from app.kit.listing.parameters import ListRequest
 from app.kit.responses import Deleted
 from app.kit.rows import owned_by
 from app.kit.validators import is_current, not_modified, write_preconditions
 from app.teams import openapi, service
-from app.teams.models import TeamCreate, TeamPublic, TeamPublicWithHeroes, TeamUpdate
+from app.teams.models import (
+    StoredTeam,
+    TeamCreate,
+    TeamPublic,
+    TeamPublicWithHeroes,
+    TeamUpdate,
+)
 from app.teams.openapi import TeamId
-from app.teams.resource import TEAMS, TEAMS_LIST, list_body, team_response
+from app.teams.resource import TEAMS, TEAMS_LIST, list_body, stored_team, team_response
 
 router = APIRouter(prefix="/teams", tags=["teams"], route_class=StrictJSONRoute, **openapi.ROUTER)
 TeamsPage = Annotated[ListRequest, Depends(TEAMS_LIST.dependency)]
@@ -24,15 +32,20 @@ TeamsPage = Annotated[ListRequest, Depends(TEAMS_LIST.dependency)]
 
 @router.post("/", response_model=TeamPublic, **openapi.CREATE)
 async def create_team(
-    team: TeamCreate, database: DatabaseDep, request: Request
-) -> FastJSONResponse:
+    team: TeamCreate, database: DatabaseDep, options: OptionsDep, request: Request
+) -> Response:
     """Create a team and answer it with its new id, its `ETag`, `Last-Modified`, and its
     URL in `Location` (status 200, as for heroes). A name another team has is 409; any
-    `id` in the body is ignored."""
+    `id` in the body is ignored. With `Idempotency-Key`, a retry creates no second team:
+    it gets the first answer again."""
+
+    def created(team: StoredTeam) -> Response:
+        location = str(request.url_for("read_team", team_id=team.id))
+        return team_response(team, location=location)
+
     writer = await writer_of(request, database)
-    created = await service.create_team(database, team, owner_id=writer.user_id)
-    location = str(request.url_for("read_team", team_id=created.id))
-    return team_response(created, location=location)
+    write = partial(service.create_team, database, team, owner_id=writer.user_id)
+    return await respond_once(request, options, database, Once(write, created, stored_team))
 
 
 @router.get("/", response_model=list[TeamPublic], **openapi.LIST)
@@ -67,15 +80,17 @@ async def update_team(
     database: DatabaseDep,
     options: OptionsDep,
     request: Request,
-) -> FastJSONResponse:
+) -> Response:
     """Change only the fields sent; neither may be null. A name another team has is 409.
     With `If-Match`, the change happens only if the team still has that ETag (else 412
-    with the current one)."""
+    with the current one). With `Idempotency-Key`, a retry gets the first answer again."""
     expected = write_preconditions(
         request, team_id, required=options.require_if_match, version_max=TEAMS.version_max
     )
     expected = owned_by(expected, (await writer_of(request, database)).owner)
-    return team_response(await service.update_team(database, team_id, changes, expected))
+    write = partial(service.update_team, database, team_id, changes, expected)
+    once = Once(write, team_response, stored_team)
+    return await respond_once(request, options, database, once)
 
 
 @router.delete("/{team_id}", **openapi.DELETE)

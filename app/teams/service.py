@@ -8,7 +8,7 @@ first, so that no hero can join it meanwhile (its foreign key waits for the lock
 refuses), then its heroes leave it, each one's version moving, then the team goes.
 """
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -35,14 +35,19 @@ class TeamWithHeroes:
 
 
 async def create_team(
-    database: Database, data: TeamCreate, owner_id: int | None = None
+    database: Database,
+    data: TeamCreate,
+    also: Sequence[rows.Also] = (),
+    *,
+    owner_id: int | None = None,
 ) -> StoredTeam:
-    """`owner_id`: the signed-in user creating it, if any."""
+    """`also`: more steps for the INSERT's transaction (an Idempotency-Key's answer);
+    `owner_id`: the signed-in user creating it, if any."""
     values = data.model_dump(include={"name", "headquarters"})
     if owner_id is not None:
         values["owner_id"] = owner_id
     with _name_must_be_free():
-        return StoredTeam(*await rows.create_row(database, TEAMS, values))
+        return StoredTeam(*await rows.create_row(database, TEAMS, values, also))
 
 
 async def get_team(database: Database, team_id: int) -> TeamWithHeroes:
@@ -75,10 +80,14 @@ async def list_teams(database: Database, query: ListQuery) -> Page:
 
 
 async def update_team(
-    database: Database, team_id: int, changes: TeamUpdate, expected: Expected = None
+    database: Database,
+    team_id: int,
+    changes: TeamUpdate,
+    expected: Expected = None,
+    also: Sequence[rows.Also] = (),
 ) -> StoredTeam:
-    """Only the fields sent change; an empty PATCH changes nothing."""
-    change = rows.Change(changes.model_dump(exclude_unset=True), expected)
+    """Only the fields sent change; an empty PATCH changes nothing (and runs no `also`)."""
+    change = rows.Change(changes.model_dump(exclude_unset=True), expected, also)
     with _name_must_be_free():
         return StoredTeam(*await rows.update_row(database, TEAMS, team_id, change))
 

@@ -49,6 +49,7 @@ def test_upgrade_from_empty_to_head_downgrade_to_base_and_upgrade_again(
         "team",
         "user",
         "refresh_token",
+        "idempotency_key",
         "alembic_version",
     }
     assert database_revision(scratch_engine) == head_revision()
