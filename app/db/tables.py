@@ -7,11 +7,11 @@ index and constraint, and migrations can name them without asking the database.
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Integer, String
+from sqlalchemy import BigInteger, DateTime, Dialect, Integer, String, func, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
-from sqlmodel import SQLModel, col
+from sqlmodel import Field, SQLModel, col
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",  # what SQLModel's `index=True` gave before migrations
@@ -81,3 +81,26 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# The columns the kit keeps on every table (app/kit/rows.py): each table model declares
+# them with these, so that they are alike everywhere.
+
+
+def id_field() -> Any:
+    return Field(default=None, primary_key=True, sa_type=ID_TYPE)
+
+
+def timestamp_field() -> Any:
+    """`created_at` or `updated_at`: the service sets both; the database's default covers
+    rows written by other tools."""
+    return Field(
+        default_factory=utc_now,
+        sa_type=UTCDateTime,
+        sa_column_kwargs={"server_default": func.current_timestamp()},
+    )
+
+
+def version_field() -> Any:
+    """Bumped by every change: the row's ETag names it and If-Match compares it."""
+    return Field(default=1, sa_column_kwargs={"server_default": text("1")})

@@ -10,12 +10,19 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict
 from pydantic import Field as PydanticField
-from sqlalchemy import Index, func, text
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-from app.db.tables import ID_TYPE, UTCDateTime, code_point_text, utc_now
+from app.db.tables import (
+    ID_TYPE,
+    code_point_text,
+    id_field,
+    timestamp_field,
+    version_field,
+)
 from app.http.responses import ANSWER_CONFIG
 from app.kit.fields import ID_MAX, RowId, Text, json_integer
+from app.users.models import owner_field
 
 NAME_MAX_LENGTH = 255
 SECRET_NAME_MAX_LENGTH = 255
@@ -65,31 +72,21 @@ class Hero(HeroBase, table=True):
         },
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=ID_TYPE)
+    id: int | None = id_field()
     secret_name: str = Field(max_length=SECRET_NAME_MAX_LENGTH)
     # No ON DELETE action: deleting a team releases its heroes itself, bumping their
     # versions (app/teams/service.py), and a delete that missed one fails loudly.
     team_id: int | None = Field(default=None, foreign_key="team.id", sa_type=ID_TYPE)
     # Never part of a hero's JSON body. The service sets both; the database's default
     # covers rows written by other tools.
-    created_at: datetime = Field(
-        default_factory=utc_now,
-        sa_type=UTCDateTime,
-        sa_column_kwargs={"server_default": func.current_timestamp()},
-    )
-    updated_at: datetime = Field(
-        default_factory=utc_now,
-        sa_type=UTCDateTime,
-        sa_column_kwargs={"server_default": func.current_timestamp()},
-    )
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
     # Bumped by every change; a hero's ETag names it and If-Match compares it.
-    version: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
+    version: int = version_field()
     # The signed-in user who created the hero, or None; never part of a hero's JSON body.
     # Under WRITE_POLICY=owner only they (or an admin) may change it; a deleted user's
     # heroes are left to the admins (migration 0007).
-    owner_id: int | None = Field(
-        default=None, sa_type=ID_TYPE, foreign_key="user.id", ondelete="SET NULL", index=True
-    )
+    owner_id: int | None = owner_field()
 
 
 class HeroPublic(HeroBase):

@@ -11,14 +11,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict
-from sqlalchemy import UniqueConstraint, func, text
+from sqlalchemy import UniqueConstraint
 from sqlalchemy.orm import backref, relationship
 from sqlmodel import Field, Relationship, SQLModel
 
-from app.db.tables import ID_TYPE, UTCDateTime, code_point_text, utc_now
+from app.db.tables import (
+    code_point_text,
+    id_field,
+    timestamp_field,
+    version_field,
+)
 from app.heroes.models import HeroPublic
 from app.http.responses import ANSWER_CONFIG
 from app.kit.fields import ID_MAX, Text
+from app.users.models import owner_field
 
 if TYPE_CHECKING:
     from app.heroes.models import Hero
@@ -64,25 +70,15 @@ class Team(TeamBase, table=True):
         },
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=ID_TYPE)
-    created_at: datetime = Field(
-        default_factory=utc_now,
-        sa_type=UTCDateTime,
-        sa_column_kwargs={"server_default": func.current_timestamp()},
-    )
-    updated_at: datetime = Field(
-        default_factory=utc_now,
-        sa_type=UTCDateTime,
-        sa_column_kwargs={"server_default": func.current_timestamp()},
-    )
+    id: int | None = id_field()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
     # Bumped by every change of the team's answer: its own fields, and its heroes joining,
     # leaving or changing (app/heroes/service.py touches it in the same transaction).
-    version: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
+    version: int = version_field()
     # The signed-in user who created the team, or None; never in a team's body (as for
     # heroes: WRITE_POLICY=owner, migration 0007).
-    owner_id: int | None = Field(
-        default=None, sa_type=ID_TYPE, foreign_key="user.id", ondelete="SET NULL", index=True
-    )
+    owner_id: int | None = owner_field()
 
     # `Hero.team` comes from the backref: declared here, beside the model that imports
     # the other, so that heroes alone still map without teams.

@@ -8,14 +8,14 @@ that the database alone decides who took a name (a taken one is a 409).
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, StringConstraints
-from sqlalchemy import String, func, text
+from sqlalchemy import String, text
 from sqlalchemy.dialects import mysql
 from sqlmodel import Field, SQLModel
 
-from app.db.tables import ID_TYPE, UTCDateTime, utc_now
+from app.db.tables import ID_TYPE, id_field, timestamp_field, version_field
 from app.http.responses import ANSWER_CONFIG
 
 USERNAME_MIN_LENGTH = 3
@@ -68,23 +68,15 @@ class User(SQLModel, table=True):
         },
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=ID_TYPE)
+    id: int | None = id_field()
     username: str = Field(sa_type=_USERNAME_TYPE)
     username_key: str = Field(sa_type=_USERNAME_TYPE, unique=True)
     password_hash: str = Field(max_length=PASSWORD_HASH_MAX_LENGTH)
     is_admin: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     is_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
-    created_at: datetime = Field(
-        default_factory=utc_now,
-        sa_type=UTCDateTime,
-        sa_column_kwargs={"server_default": func.current_timestamp()},
-    )
-    updated_at: datetime = Field(
-        default_factory=utc_now,
-        sa_type=UTCDateTime,
-        sa_column_kwargs={"server_default": func.current_timestamp()},
-    )
-    version: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+    version: int = version_field()
 
 
 class UserCreate(SQLModel):
@@ -147,3 +139,11 @@ class StoredUser:
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+def owner_field() -> Any:
+    """A row's owner: the signed-in user who created it, or None; never in its body. A
+    deleted user's rows are left to the admins (migration 0007)."""
+    return Field(
+        default=None, sa_type=ID_TYPE, foreign_key="user.id", ondelete="SET NULL", index=True
+    )
