@@ -99,8 +99,7 @@ class Change:
 class Also:
     """A statement run in a write's transaction. Its params come from the row as it was
     before the write (None unless the write locked it first: `delete_row` with steps
-    `first`, `update_row` with `lock`) and as the write left it (None for steps `first`);
-    params of None skip it.
+    `first`) and as the write left it (None for steps `first`); params of None skip it.
 
     A step with `refers_by` changes the rows this row refers to by that column (a hero's
     team): it runs before the write, with the row as the transaction first read it
@@ -112,7 +111,6 @@ class Also:
     statement: Statement
     params: Callable[[Row | None, Row | None], Params | None]
     first: bool = False  # before the write (after the lock), not after it
-    sees_before: bool = False  # needs the row as it was: the write locks it first
     required: bool = False
     """A step that must match a row, or nothing of the write is kept: the write raises
     `AlsoMissed` (idempotency's stored answer, kept only by the claim's holder)."""
@@ -320,10 +318,10 @@ async def _transaction(
     database: Database, resource: Resource, row_id: int, write: Step, also: Sequence[Also]
 ) -> Row | None:
     """`write` with its `also` steps in one transaction, the row locked first if a step
-    runs first or needs it as it was; the row `write` returned, or None if it matched no
-    row (nothing was kept)."""
-    lock = any(each.first or each.sees_before for each in also)
+    runs before the write; the row `write` returned, or None if it matched no row (nothing
+    was kept)."""
     first = [each for each in also if each.first]
+    lock = bool(first)
     write_at = int(lock) + len(first)
     steps = [Step.row(_statements(resource).locked, {"row_id": row_id}, required=True)]
     steps = steps[: int(lock)] + [each.step(lock, write_at) for each in first]
