@@ -36,6 +36,7 @@ serialization conflict): each attempt starts afresh, and the last one's error is
 Results = Sequence[Any]
 """What the steps of a transaction that ran before a step returned, in order."""
 StepParams = Params | Callable[[Results], Params | None]
+ManyParams = Sequence[Params] | Callable[[Results], Sequence[Params] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,8 @@ class Step:
     """
 
     statement: Statement
-    params: StepParams
-    returns: Literal["count", "row", "rows"] = "count"
+    params: StepParams | ManyParams
+    returns: Literal["count", "row", "rows", "many"] = "count"
     reread: Statement | None = None
     """For an UPDATE that returns its row: that row as `reread` selects it (see
     `Database.update_returning`)."""
@@ -71,14 +72,22 @@ class Step:
         return cls(statement, params, "rows")
 
     @classmethod
+    def many(cls, statement: Statement, params: ManyParams) -> "Step":
+        """An INSERT run once for each of a list of params (the driver's executemany):
+        the number of rows it wrote. An empty list skips it, as None does."""
+        return cls(statement, params, "many")
+
+    @classmethod
     def updated(
         cls, statement: Statement, reread: Statement, params: StepParams, *, required: bool = False
     ) -> "Step":
         """An UPDATE of one row: that row, as of this change, or None if none matched."""
         return cls(statement, params, "row", reread=reread, required=required)
 
-    def params_after(self, results: Results) -> Params | None:
-        return self.params(results) if callable(self.params) else self.params
+    def params_after(self, results: Results) -> Any:
+        """Params for this step (a list of them for `many`), or None: skip it."""
+        params = self.params(results) if callable(self.params) else self.params
+        return (params or None) if self.returns == "many" else params
 
     def check(self, index: int, result: Any, results: Results) -> None:
         """Raise StepMissed if this step, run as the `index`th after `results`, is required

@@ -158,11 +158,13 @@ async def _run_steps(dialect: Dialect, steps: Sequence[Step], connection: Connec
     return results
 
 
-async def _step_result(
-    dialect: Dialect, step: Step, params: Params, connection: Connection
-) -> Any:
+async def _step_result(dialect: Dialect, step: Step, params: Any, connection: Connection) -> Any:
     statement = step.statement if step.reread is None else step.statement.returning(step.reread)
     compiled = statement.compiled(dialect)
+    if step.returns == "many":
+        cursor = connection.cursor()
+        await cursor.executemany(compiled.sql, [compiled.bind(each) for each in params])
+        return cursor.rowcount
     cursor = await connection.execute(compiled.sql, compiled.bind(params))
     if step.returns == "count":
         return cursor.rowcount

@@ -275,10 +275,13 @@ def _run_steps(
 
 
 def _step_result(
-    dialect: Dialect, step: Step, params: Params, *, connection: sqlite3.Connection
+    dialect: Dialect, step: Step, params: Any, *, connection: sqlite3.Connection
 ) -> Any:
     statement = step.statement if step.reread is None else step.statement.returning(step.reread)
     compiled = statement.compiled(dialect)
+    if step.returns == "many":
+        bound = [compiled.bind(each) for each in params]
+        return connection.executemany(compiled.sql, bound).rowcount
     if step.returns == "count":
         return _rowcount(compiled, params, connection)
     rows = _all_rows(compiled, params, connection)

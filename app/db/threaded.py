@@ -38,6 +38,12 @@ class _Transaction:
         result = self._session.execute(statement.sql, params, execution_options=self._options)
         return cast(CursorResult[Any], result)
 
+    def execute_many(self, statement: Statement, params: Sequence[Params]) -> int:
+        """An INSERT once per params, as Core runs it (the session's ORM bulk insert
+        would answer no row count)."""
+        connection = self._session.connection(execution_options=self._options)
+        return connection.execute(statement.sql, list(params)).rowcount
+
     def first(self, statement: Statement, params: Params) -> Row | None:
         row = self.execute(statement, params).first()
         return None if row is None else tuple(row)
@@ -147,9 +153,11 @@ class _Deadlock(Exception):
         self.error = error
 
 
-def _step_result(tx: _Transaction, step: Step, params: Params) -> Any:
+def _step_result(tx: _Transaction, step: Step, params: Any) -> Any:
     if step.reread is not None:
         return _update_returning(tx, step.statement, step.reread, params)
+    if step.returns == "many":
+        return tx.execute_many(step.statement, params)
     if step.returns == "count":
         return tx.execute(step.statement, params).rowcount
     if step.returns == "row":

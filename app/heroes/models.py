@@ -21,6 +21,7 @@ from app.db.tables import (
     version_field,
 )
 from app.http.responses import ANSWER_CONFIG
+from app.kit.changes.log import ChangeLog
 from app.kit.fields import ID_MAX, RowId, Text, json_integer
 from app.users.models import owner_field
 
@@ -87,6 +88,13 @@ class Hero(HeroBase, table=True):
     # Under WRITE_POLICY=owner only they (or an admin) may change it; a deleted user's
     # heroes are left to the admins (migration 0007).
     owner_id: int | None = owner_field()
+
+
+HERO_LOG = ChangeLog(
+    "heroes", Hero, public=("id", "name", "age", "team_id"), kept=("secret_name", "owner_id")
+)
+"""A hero in the change log: its public fields and its team (never its secret_name, which
+only a deletion keeps, unseen, for a restore)."""
 
 
 class HeroPublic(HeroBase):

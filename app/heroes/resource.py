@@ -15,6 +15,7 @@ from app.heroes.errors import HeroNotFound
 from app.heroes.models import (
     AGE_MAX,
     EXTRA_FIELDS,
+    HERO_LOG,
     NAME_MAX_LENGTH,
     Hero,
     HeroSummary,
@@ -112,6 +113,7 @@ HEROES = Resource(
     summary=SUMMARY,
     stored=STORED,
     not_found=HeroNotFound,
+    changes=HERO_LOG,
     filters={
         "name": Equal(
             hero_name,

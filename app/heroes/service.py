@@ -14,20 +14,30 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy import bindparam, select
+
 from app.db import Database, Row
 from app.db.errors import ConstraintViolation
+from app.db.statements import Statement
 from app.db.tables import utc_now
 from app.heroes.errors import HeroTeamNotFound
-from app.heroes.models import Hero, HeroCreate, HeroUpdate, StoredHero
+from app.heroes.models import HERO_LOG, Hero, HeroCreate, HeroUpdate, StoredHero
 from app.heroes.resource import HEROES, TEAM_PLACE, hero_team_id
 from app.kit import rows
+from app.kit.changes.log import NO_ORIGIN, Origin
 from app.kit.listing.pages import Page, fetch_page
 from app.kit.listing.query import ListQuery
 from app.kit.rows import Also, Expected
-from app.teams.models import Team
+from app.teams.models import TEAM_LOG
 
-_TOUCH_TEAM = rows.touch_statement(Team)
 _RELEASE = rows.release_statement(Hero, Hero.team_id)
+_MEMBERS = Statement(
+    select(*HEROES.stored)
+    .where(hero_team_id == bindparam("released_from"))
+    .order_by(HEROES.id)
+    .with_for_update()
+)
+_RELEASED = rows.recorded_update(HERO_LOG, HEROES.change_places, {"team_id": None})
 
 
 def _touch_teams(values: Mapping[str, Any]) -> tuple[Also, Also]:
@@ -43,9 +53,13 @@ def _touch_teams(values: Mapping[str, Any]) -> tuple[Also, Also]:
         return params
 
     return (
-        Also(_TOUCH_TEAM, params_of(0), refers_by=hero_team_id),
-        Also(_TOUCH_TEAM, params_of(1), refers_by=hero_team_id),
+        rows.touch(TEAM_LOG, params_of(0), refers_by=hero_team_id, changed=_TEAM_SHOWS),
+        rows.touch(TEAM_LOG, params_of(1), refers_by=hero_team_id, changed=_TEAM_SHOWS),
     )
+
+
+_TEAM_SHOWS = ("heroes",)
+"""What a team's change is when one of its heroes changes: its answer lists them."""
 
 
 _TOUCH_HEROS_TEAM = _touch_teams({})
@@ -57,15 +71,18 @@ async def create_hero(
     also: Sequence[Also] = (),
     *,
     owner_id: int | None = None,
+    origin: Origin = NO_ORIGIN,
 ) -> StoredHero:
     """`also`: more steps for the INSERT's transaction (an Idempotency-Key's answer);
-    `owner_id`: the signed-in user creating it, if any."""
+    `owner_id`: the signed-in user creating it, if any; `origin`: who and which request,
+    for the change log."""
     values = data.model_dump(include={"name", "secret_name", "age", "team_id"})
     if owner_id is not None:
         values["owner_id"] = owner_id
     touch = _touch_teams(values) if data.team_id is not None else ()
     with _team_must_exist():
-        return StoredHero(*await rows.create_row(database, HEROES, values, (*touch, *also)))
+        row = await rows.create_row(database, HEROES, values, (*touch, *also), origin=origin)
+    return StoredHero(*row)
 
 
 async def get_hero(database: Database, hero_id: int) -> StoredHero:
@@ -77,31 +94,39 @@ async def list_heroes(database: Database, query: ListQuery) -> Page:
     return await fetch_page(database, HEROES, query)
 
 
-async def update_hero(
+async def update_hero(  # noqa: PLR0913  # `origin` only says who, for the change log
     database: Database,
     hero_id: int,
     changes: HeroUpdate,
     expected: Expected = None,
     also: Sequence[Also] = (),
+    *,
+    origin: Origin = NO_ORIGIN,
 ) -> StoredHero:
     """Only the fields sent change; an empty PATCH changes nothing (and runs no `also`)."""
     values = changes.model_dump(exclude_unset=True)
     change = rows.Change(values, expected, (*_touch_teams(values), *also))
     with _team_must_exist():
-        return StoredHero(*await rows.update_row(database, HEROES, hero_id, change))
+        row = await rows.update_row(database, HEROES, hero_id, change, origin=origin)
+    return StoredHero(*row)
 
 
-async def delete_hero(database: Database, hero_id: int, expected: Expected = None) -> None:
-    await rows.delete_row(database, HEROES, hero_id, expected, _TOUCH_HEROS_TEAM)
+async def delete_hero(
+    database: Database, hero_id: int, expected: Expected = None, *, origin: Origin = NO_ORIGIN
+) -> None:
+    await rows.delete_row(database, HEROES, hero_id, expected, _TOUCH_HEROS_TEAM, origin=origin)
 
 
-def release_from_team(team_id: int) -> Also:
-    """The step that makes a team's heroes leave it, run first in the team's deletion:
-    each one's version and `updated_at` move."""
-    return Also(
-        _RELEASE,
-        lambda _before, _after: {"released_from": team_id, "released_at": utc_now()},
-        first=True,
+def release_from_team(team_id: int) -> tuple[Also, Also]:
+    """The steps that make a team's heroes leave it, run first in the team's deletion:
+    their rows locked and read, in id order, for the change log, then each one's team
+    cleared and its version and `updated_at` moved."""
+    params = {"released_from": team_id, "released_at": utc_now()}
+    return (
+        Also(
+            _MEMBERS, lambda _before, _after: params, first=True, returns="rows", records=_RELEASED
+        ),
+        Also(_RELEASE, lambda _before, _after: params, first=True),
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement
 
 from app.db import Columns
 from app.errors import NotFound
+from app.kit.changes.log import ChangeLog
 from app.kit.listing.filters import Filter
 from app.kit.listing.query import FilterValue
 
@@ -67,15 +68,23 @@ class Resource:
     owner: ColumnElement[Any] | None = None
     """The column naming the user who owns a row, if rows have owners (`Preconditions`'
     `owner`); never among what a row reads."""
+    changes: ChangeLog | None = None
+    """How the rows' changes are recorded (app/kit/changes), if they are: every public
+    field among `stored`."""
     key_places: Mapping[str, int] = field(init=False)
     """Each sort key's place among the columns a page reads."""
     updated_at_place: int = field(init=False)
     """`updated_at`'s place among the columns one row reads."""
+    change_places: tuple[int, ...] = field(init=False)
+    """The change log's public fields' places among the columns one row reads."""
 
     def __post_init__(self) -> None:
         places = {key: _place(sort.column, self.summary) for key, sort in self.sorts.items()}
         object.__setattr__(self, "key_places", places)
         object.__setattr__(self, "updated_at_place", _place(self.updated_at, self.stored))
+        public = self.changes.public_columns if self.changes else ()
+        change_places = tuple(_place(each, self.stored) for each in public)
+        object.__setattr__(self, "change_places", change_places)
         prefix = zip(self.stored, self.summary, strict=False)
         assert all(a is b for a, b in prefix)  # noqa: S101  # see the docstring
         assert self.stored[-1] is self.version  # noqa: S101

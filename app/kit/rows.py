@@ -9,6 +9,10 @@ the same statement: of racing writers that expect one version, exactly one wins 
 others get PreconditionFailed. Every change bumps the version and moves `updated_at`; an
 empty change changes nothing.
 
+Every write to a resource with a change log (`Resource.changes`) records its changes in its
+own transaction (app/kit/changes/log.py): its own row's, and those of the rows its `Also`
+steps change that say so (`records`).
+
 A write may carry `Also` steps, run in its transaction: a change to the rows that refer to
 this one, or that it refers to (a team's heroes released before it is deleted, a team
 touched when one of its heroes changes). They see the row as it was before the write (when
@@ -22,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, bindparam, delete, insert, null, select, update
 
@@ -32,6 +36,7 @@ from app.db.errors import DatabaseUnavailable
 from app.db.statements import STATEMENTS, Statement
 from app.db.tables import column, utc_now
 from app.errors import NotOwner, PreconditionFailed
+from app.kit.changes.log import NO_ORIGIN, ChangeLog, Entry, Op, Origin, Results, recording
 from app.kit.resource import Resource
 
 
@@ -115,6 +120,11 @@ class Also:
     """A step that must match a row, or nothing of the write is kept: the write raises
     `AlsoMissed` (idempotency's stored answer, kept only by the claim's holder)."""
     refers_by: Any = None  # the column by which this row refers to those the step changes
+    returns: Literal["count", "rows"] = "count"
+    reread: Statement | None = None
+    """For an UPDATE of one row: the row it changed, as this reads it (`Step.updated`)."""
+    records: Callable[[Any], Sequence[Entry]] | None = None
+    """The changes to record, from what the step returned (a row it changed, say)."""
 
     def ahead(self, read_at: int | None) -> Step:
         """This step (one with `refers_by`) as it runs ahead of the write, seeing the row
@@ -123,7 +133,7 @@ class Also:
         def params(results: Sequence[Any]) -> Params | None:
             return self.params(None if read_at is None else results[read_at], None)
 
-        return Step.count(self.statement, params, required=self.required)
+        return self._step(params)
 
     def step(self, locked: bool, write_at: int) -> Step:
         def params(results: Sequence[Any]) -> Params | None:
@@ -131,7 +141,12 @@ class Also:
             after = results[write_at] if len(results) > write_at else None
             return self.params(before, after)
 
-        return Step.count(self.statement, params, required=self.required)
+        return self._step(params)
+
+    def _step(self, params: Callable[[Sequence[Any]], Params | None]) -> Step:
+        if self.reread is not None:
+            return Step.updated(self.statement, self.reread, params, required=self.required)
+        return Step(self.statement, params, self.returns, required=self.required)
 
 
 class AlsoMissed(Exception):
@@ -147,7 +162,12 @@ async def get_row(database: Database, resource: Resource, row_id: int) -> Row:
 
 
 async def create_row(
-    database: Database, resource: Resource, values: Mapping[str, Any], also: Sequence[Also] = ()
+    database: Database,
+    resource: Resource,
+    values: Mapping[str, Any],
+    also: Sequence[Also] = (),
+    *,
+    origin: Origin = NO_ORIGIN,
 ) -> Row:
     """Insert a row at version 1 with `values`; its stored columns as inserted."""
     now = utc_now()
@@ -156,12 +176,16 @@ async def create_row(
     )
     params = {f"set_{name}": value for name, value in values.items()}
     params |= {"set_created_at": now, "set_updated_at": now}
+    records = _records(resource, "create", resource.changes.public if resource.changes else ())
     row: Row | None
-    if also:
-        ahead = [each.ahead(None) for each in also if each.refers_by is not None]
-        behind = [each.step(False, len(ahead)) for each in also if each.refers_by is None]
+    if also or records is not None:
+        ahead = [_planned(each, each.ahead(None)) for each in also if each.refers_by is not None]
+        behind = [
+            _planned(each, each.step(False, len(ahead))) for each in also if each.refers_by is None
+        ]
+        write = (Step.row(statement, params), records)
         try:
-            results = await database.transaction([*ahead, Step.row(statement, params), *behind])
+            results = await _run(database, [*ahead, write, *behind], origin)
         except StepMissed:
             raise AlsoMissed() from None
         row = results[len(ahead)]
@@ -171,10 +195,17 @@ async def create_row(
     return row
 
 
-async def update_row(database: Database, resource: Resource, row_id: int, change: Change) -> Row:
+async def update_row(
+    database: Database,
+    resource: Resource,
+    row_id: int,
+    change: Change,
+    *,
+    origin: Origin = NO_ORIGIN,
+) -> Row:
     """Set the change's values on the row; an empty change changes nothing, `updated_at`
     and the version included (its precondition is still checked), and runs no `also`
-    step."""
+    step, and records no change."""
     expected = change.expected
     await _refuse_never_met(database, resource, row_id, expected)
     if not change.values:
@@ -191,12 +222,15 @@ async def update_row(database: Database, resource: Resource, row_id: int, change
     params |= {f"set_{field}": value for field, value in change.values.items()}
     params |= expected.params() if expected else {}
     reread = _statements(resource).by_id
+    changed = resource.changes.public if resource.changes else ()
+    records = _records(resource, "update", tuple(name for name in changed if name in fields))
+    write = (Step.updated(statement, reread, params, required=True), records)
     if guard is not None:
-        write = Step.updated(statement, reread, params, required=True)
-        return await _referring(database, resource, row_id, write, change.also, expected=expected)
-    if change.also:
-        write = Step.updated(statement, reread, params, required=True)
-        row = await _transaction(database, resource, row_id, write, change.also)
+        return await _referring(
+            database, resource, row_id, write, change.also, expected=expected, origin=origin
+        )
+    if change.also or records is not None:
+        row = await _transaction(database, resource, row_id, write, change.also, origin=origin)
     else:
         row = await database.update_returning(statement, reread, params)
     if row is None:
@@ -204,14 +238,18 @@ async def update_row(database: Database, resource: Resource, row_id: int, change
     return row
 
 
-async def delete_row(
+async def delete_row(  # noqa: PLR0913  # `origin` only says who, for the change log
     database: Database,
     resource: Resource,
     row_id: int,
     expected: Expected = None,
     also: Sequence[Also] = (),
+    *,
+    origin: Origin = NO_ORIGIN,
 ) -> Row | None:
-    """Delete the row; with `also` steps, the row as it was, else None."""
+    """Delete the row; with `also` steps or a change log, the row as it was, else None.
+    Its change takes the version after the row's last one: a row's versions are never
+    reused, a restored row's included."""
     await _refuse_never_met(database, resource, row_id, expected)
     shape = expected.shape() if expected else None
     guard = _reference_of(also)
@@ -219,19 +257,87 @@ async def delete_row(
         (resource.name, "delete", shape, _named(guard)), lambda: _delete(resource, shape, guard)
     )
     params = {"row_id": row_id} | (expected.params() if expected else {})
-    if guard is not None:
-        returning = statement.returning(_statements(resource).by_id)
-        write = Step.row(returning, params, required=True)
-        return await _referring(database, resource, row_id, write, also, expected=expected)
-    if not also:
+    records = _records(resource, "delete", (), next_version=True)
+    if not also and records is None:
         if await database.write(statement, params) == 0:
             raise await _not_deleted(database, resource, row_id, expected)
         return None
-    write = Step.row(statement.returning(_statements(resource).by_id), params, required=True)
-    row = await _transaction(database, resource, row_id, write, also)
+    write = (
+        Step.row(statement.returning(_statements(resource).deleted), params, required=True),
+        records,
+    )
+    if guard is not None:
+        row: Row | None = await _referring(
+            database, resource, row_id, write, also, expected=expected, origin=origin
+        )
+    else:
+        row = await _transaction(database, resource, row_id, write, also, origin=origin)
     if row is None:
         raise await _not_deleted(database, resource, row_id, expected)
-    return row
+    return row[: len(resource.stored)]
+
+
+Records = Callable[[Any], Sequence[Entry]]
+Planned = tuple[Step, Records | None]
+"""A step of a write's transaction, and how the changes it made are found in its result."""
+
+
+def _planned(also: Also, step: Step) -> Planned:
+    return step, also.records
+
+
+def _records(
+    resource: Resource, op: Op, changed: Sequence[str], *, next_version: bool = False
+) -> Records | None:
+    """How the write's own row is recorded, from the row it returned (None: the resource
+    keeps no change log). A deletion's change takes the version after the row's last,
+    and keeps its fields that are never public."""
+    log = resource.changes
+    if log is None:
+        return None
+    places = resource.change_places
+    stored = len(resource.stored)
+
+    def records(row: Row) -> list[Entry]:
+        version = row[stored - 1] + int(next_version)
+        kept = dict(zip(log.kept, row[stored:], strict=True)) if next_version else None
+        data = log.data([row[place] for place in places])
+        return [Entry(log, row[0], version, op, data, changed, kept)]
+
+    return records
+
+
+def recorded_update(log: ChangeLog, places: Sequence[int], values: Mapping[str, Any]) -> Records:
+    """How the rows an UPDATE is about to change (as a locking read returned them, each a
+    row of stored columns with its version last) are recorded once it has set `values`
+    on them and bumped their versions."""
+
+    def records(found: Sequence[Row]) -> list[Entry]:
+        entries = []
+        for row in found:
+            data = log.data([row[place] for place in places]) | dict(values)
+            entries.append(Entry(log, row[0], row[-1] + 1, "update", data, tuple(values)))
+        return entries
+
+    return records
+
+
+async def _run(database: Database, planned: Sequence[Planned], origin: Origin) -> list[Any]:
+    """The planned steps as one transaction, ended by recording the changes they made."""
+    steps = [step for step, _ in planned]
+    found = [(place, records) for place, (_, records) in enumerate(planned) if records]
+    if not found:
+        return await database.transaction(steps)
+
+    def entries_of(results: Results) -> list[Entry]:
+        return [
+            entry
+            for place, records in found
+            if results[place] is not None
+            for entry in records(results[place])
+        ]
+
+    return await database.transaction([*steps, *recording(entries_of, origin)])
 
 
 def touch_statement(table: type[Any]) -> Statement:
@@ -241,9 +347,33 @@ def touch_statement(table: type[Any]) -> Statement:
     version = column(table.version)
     return Statement(
         update(table)
-        .where(column(table.id) == bindparam("touched"))
+        .where(column(table.id) == bindparam("row_id"))
         .values(version=version + 1, updated_at=bindparam("touched_at"))
     )
+
+
+def touch(
+    log: ChangeLog,
+    params: Callable[[Row | None, Row | None], Params | None],
+    *,
+    refers_by: Any,
+    changed: Sequence[str],
+) -> Also:
+    """A step that touches a row this one refers to (`touch_statement`, `touch_params`),
+    recorded in the change log as an update of the `changed` fields its answer shows."""
+
+    def records(row: Row) -> list[Entry]:
+        data = log.data(row[:-1])
+        return [Entry(log, data["id"], row[-1], "update", data, tuple(changed))]
+
+    return Also(
+        _touch_statement_of(log), params, refers_by=refers_by, reread=log.reread, records=records
+    )
+
+
+@cache
+def _touch_statement_of(log: ChangeLog) -> Statement:
+    return touch_statement(log.table)
 
 
 def touch_params(place: int, *row_ids: int | None) -> Params | None:
@@ -257,7 +387,7 @@ def touch_params(place: int, *row_ids: int | None) -> Params | None:
     ids = sorted({row_id for row_id in row_ids if row_id is not None})
     if place >= len(ids):
         return None
-    return {"touched": ids[place], "touched_at": utc_now()}
+    return {"row_id": ids[place], "touched_at": utc_now()}
 
 
 def release_statement(table: type[Any], reference: Any) -> Statement:
@@ -314,8 +444,14 @@ async def _refuse_never_met(
         raise await _missing_or_changed(database, resource, row_id, expected)
 
 
-async def _transaction(
-    database: Database, resource: Resource, row_id: int, write: Step, also: Sequence[Also]
+async def _transaction(  # noqa: PLR0913  # `origin` only says who, for the change log
+    database: Database,
+    resource: Resource,
+    row_id: int,
+    write: Planned,
+    also: Sequence[Also],
+    *,
+    origin: Origin,
 ) -> Row | None:
     """`write` with its `also` steps in one transaction, the row locked first if a step
     runs before the write; the row `write` returned, or None if it matched no row (nothing
@@ -323,11 +459,19 @@ async def _transaction(
     first = [each for each in also if each.first]
     lock = bool(first)
     write_at = int(lock) + len(first)
-    steps = [Step.row(_statements(resource).locked, {"row_id": row_id}, required=True)]
-    steps = steps[: int(lock)] + [each.step(lock, write_at) for each in first]
-    steps += [write, *(each.step(lock, write_at) for each in also if not each.first)]
+    locking: Planned = (
+        Step.row(_statements(resource).locked, {"row_id": row_id}, required=True),
+        None,
+    )
+    planned = [locking][: int(lock)] + [
+        _planned(each, each.step(lock, write_at)) for each in first
+    ]
+    planned += [
+        write,
+        *(_planned(each, each.step(lock, write_at)) for each in also if not each.first),
+    ]
     try:
-        results = await database.transaction(steps)
+        results = await _run(database, planned, origin)
     except StepMissed as missed:
         if lock and missed.step == 0:
             raise resource.not_found() from None
@@ -342,10 +486,11 @@ async def _referring(  # noqa: PLR0913  # `expected` only says why a write was r
     database: Database,
     resource: Resource,
     row_id: int,
-    write: Step,
+    write: Planned,
     also: Sequence[Also],
     *,
     expected: Expected = None,
+    origin: Origin = NO_ORIGIN,
 ) -> Row:
     """One transaction: read the row (no lock), run the steps that change the rows it
     refers to (see `Also`), then `write` (its params a mapping) with the reference as
@@ -354,18 +499,21 @@ async def _referring(  # noqa: PLR0913  # `expected` only says why a write was r
     matched no row for those reasons."""
     reference = _reference_of(also)
     place = resource.stored.index(reference)
-    read = Step.row(_statements(resource).by_id, {"row_id": row_id}, required=True)
-    ahead = [each.ahead(0) for each in also if each.refers_by is not None]
-    write_at = 1 + len(ahead)
-    behind = [each.step(True, write_at) for each in also if each.refers_by is None]
-    params = write.params
-    assert not callable(params)  # noqa: S101  # the write's own params, the reference added here
-    guarded = replace(
-        write, params=lambda results: {**params, "seen_reference": results[0][place]}
+    read: Planned = (
+        Step.row(_statements(resource).by_id, {"row_id": row_id}, required=True),
+        None,
     )
+    ahead = [_planned(each, each.ahead(0)) for each in also if each.refers_by is not None]
+    write_at = 1 + len(ahead)
+    behind = [_planned(each, each.step(True, write_at)) for each in also if each.refers_by is None]
+    step, records = write
+    params = step.params
+    assert isinstance(params, Mapping)  # noqa: S101  # the write's own, the reference added here
+    guarded = replace(step, params=lambda results: {**params, "seen_reference": results[0][place]})
     for _attempt in range(TRANSACTION_ATTEMPTS):
         try:
-            row: Row = (await database.transaction([read, *ahead, guarded, *behind]))[write_at]
+            planned = [read, *ahead, (guarded, records), *behind]
+            row: Row = (await _run(database, planned, origin))[write_at]
         except StepMissed as missed:
             if missed.step == 0:
                 raise resource.not_found() from None
@@ -446,6 +594,8 @@ class _Fixed:
         self.by_id = Statement(by_id)
         # FOR UPDATE where the database has row locks; SQLite's one writer needs none.
         self.locked = Statement(by_id.with_for_update())
+        kept = resource.changes.kept_columns if resource.changes else ()
+        self.deleted = Statement(select(*resource.stored, *kept).where(_is_row(resource)))
         owner = resource.owner if resource.owner is not None else null()
         self.owner_and_version = Statement(
             select(owner, resource.version).where(_is_row(resource))

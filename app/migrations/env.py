@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 # Each registers its tables on the metadata (teams' registers heroes' too).
 import app.auth.models
+import app.kit.changes.models
 import app.kit.idempotency.models
 import app.teams.models
 import app.users.models  # noqa: F401

@@ -23,6 +23,7 @@ from app.db.tables import (
 )
 from app.heroes.models import HeroPublic
 from app.http.responses import ANSWER_CONFIG
+from app.kit.changes.log import ChangeLog
 from app.kit.fields import ID_MAX, Text
 from app.users.models import owner_field
 
@@ -85,6 +86,11 @@ class Team(TeamBase, table=True):
     heroes: list["Hero"] = Relationship(
         sa_relationship=relationship("Hero", lazy="raise", backref=backref("team", lazy="raise"))
     )
+
+
+TEAM_LOG = ChangeLog("teams", Team, public=("id", "name", "headquarters"), kept=("owner_id",))
+"""A team in the change log. A change to its heroes is recorded as an update of
+`heroes`: it moves the team's version, as its answer lists them."""
 
 
 class TeamCreate(TeamBase):

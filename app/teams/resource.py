@@ -20,6 +20,7 @@ from app.teams.models import (
     HEADQUARTERS_MAX_LENGTH,
     HEROES_SHOWN,
     NAME_MAX_LENGTH,
+    TEAM_LOG,
     StoredTeam,
     Team,
 )
@@ -40,6 +41,7 @@ TEAMS = Resource(
     summary=SUMMARY,
     stored=STORED,
     not_found=TeamNotFound,
+    changes=TEAM_LOG,
     filters={
         "name": Equal(
             team_name,

@@ -18,6 +18,7 @@ from app.db.errors import ConstraintViolation
 from app.heroes import service as heroes
 from app.heroes.models import HeroSummary
 from app.kit import rows
+from app.kit.changes.log import NO_ORIGIN, Origin
 from app.kit.listing.pages import Page, fetch_page
 from app.kit.listing.query import ListQuery
 from app.kit.rows import Expected
@@ -40,14 +41,17 @@ async def create_team(
     also: Sequence[rows.Also] = (),
     *,
     owner_id: int | None = None,
+    origin: Origin = NO_ORIGIN,
 ) -> StoredTeam:
     """`also`: more steps for the INSERT's transaction (an Idempotency-Key's answer);
-    `owner_id`: the signed-in user creating it, if any."""
+    `owner_id`: the signed-in user creating it, if any; `origin`: who and which request,
+    for the change log."""
     values = data.model_dump(include={"name", "headquarters"})
     if owner_id is not None:
         values["owner_id"] = owner_id
     with _name_must_be_free():
-        return StoredTeam(*await rows.create_row(database, TEAMS, values, also))
+        row = await rows.create_row(database, TEAMS, values, also, origin=origin)
+    return StoredTeam(*row)
 
 
 async def get_team(database: Database, team_id: int) -> TeamWithHeroes:
@@ -79,21 +83,27 @@ async def list_teams(database: Database, query: ListQuery) -> Page:
     return await fetch_page(database, TEAMS, query)
 
 
-async def update_team(
+async def update_team(  # noqa: PLR0913  # `origin` only says who, for the change log
     database: Database,
     team_id: int,
     changes: TeamUpdate,
     expected: Expected = None,
     also: Sequence[rows.Also] = (),
+    *,
+    origin: Origin = NO_ORIGIN,
 ) -> StoredTeam:
     """Only the fields sent change; an empty PATCH changes nothing (and runs no `also`)."""
     change = rows.Change(changes.model_dump(exclude_unset=True), expected, also)
     with _name_must_be_free():
-        return StoredTeam(*await rows.update_row(database, TEAMS, team_id, change))
+        row = await rows.update_row(database, TEAMS, team_id, change, origin=origin)
+    return StoredTeam(*row)
 
 
-async def delete_team(database: Database, team_id: int, expected: Expected = None) -> None:
-    await rows.delete_row(database, TEAMS, team_id, expected, (heroes.release_from_team(team_id),))
+async def delete_team(
+    database: Database, team_id: int, expected: Expected = None, *, origin: Origin = NO_ORIGIN
+) -> None:
+    release = heroes.release_from_team(team_id)
+    await rows.delete_row(database, TEAMS, team_id, expected, release, origin=origin)
 
 
 @contextmanager

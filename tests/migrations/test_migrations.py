@@ -50,6 +50,8 @@ def test_upgrade_from_empty_to_head_downgrade_to_base_and_upgrade_again(
         "user",
         "refresh_token",
         "idempotency_key",
+        "change",
+        "change_clock",
         "alembic_version",
     }
     assert database_revision(scratch_engine) == head_revision()

@@ -1,0 +1,68 @@
+"""The change log's tables: one row per change, and the clock that numbers them.
+
+A change's `position` is drawn from `change_clock` by an UPDATE that is the writing
+transaction's last step but one: the clock's row stays locked until that transaction
+commits, so a later writer draws a later position only after the earlier one is visible.
+Positions are therefore in commit order with no gaps a reader could see later filled: a
+follower that has seen position P has seen every change at or below it (README, "The
+change feed").
+"""
+
+from datetime import datetime
+
+from sqlalchemy import Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db.tables import ID_TYPE, UTCDateTime
+
+RESOURCE_MAX_LENGTH = 32
+OP_MAX_LENGTH = 8
+REQUEST_ID_MAX_LENGTH = 128
+KEY_MAX_LENGTH = 255
+CLOCK_ID = 1  # the clock's one row
+
+_TEXT_TABLE = {
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_bin",
+    "mariadb_charset": "utf8mb4",
+    "mariadb_collate": "utf8mb4_bin",
+}
+
+
+class ChangeRecord(SQLModel, table=True):
+    __tablename__ = "change"
+    # The unique key is what keeps a row's versions from being reused: a restore that
+    # raced another one for the same version is refused by it.
+    __table_args__ = (
+        UniqueConstraint("resource", "row_id", "version"),
+        Index("ix_change_resource_position", "resource", "position"),
+        Index("ix_change_changed_at", "changed_at"),
+        _TEXT_TABLE,
+    )
+
+    position: int = Field(
+        primary_key=True, sa_type=ID_TYPE, sa_column_kwargs={"autoincrement": False}
+    )
+    resource: str = Field(max_length=RESOURCE_MAX_LENGTH)
+    row_id: int = Field(sa_type=ID_TYPE)
+    version: int
+    op: str = Field(max_length=OP_MAX_LENGTH)  # create, update, delete or restore
+    data: str = Field(sa_type=Text)  # the row's public fields after the change, as JSON
+    changed: str = Field(sa_type=Text)  # the public fields the write set, a JSON list
+    # A deleted row's fields that are never public (a hero's secret_name, its owner), as
+    # JSON, so that a restore can bring the whole row back. Never answered to anyone.
+    kept: str | None = Field(default=None, sa_type=Text)
+    changed_at: datetime = Field(sa_type=UTCDateTime)
+    actor: int | None = Field(default=None, sa_type=ID_TYPE)  # the signed-in user, if any
+    request_id: str | None = Field(default=None, max_length=REQUEST_ID_MAX_LENGTH)
+    idempotency_key: str | None = Field(default=None, max_length=KEY_MAX_LENGTH)
+
+
+class ChangeClock(SQLModel, table=True):
+    __tablename__ = "change_clock"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    position: int = Field(sa_type=ID_TYPE)  # the last position drawn
+    # Changes at or below this position may have been purged (CHANGES_RETENTION): a
+    # follower behind it has missed some and must list again (410).
+    horizon: int = Field(sa_type=ID_TYPE)
