@@ -157,6 +157,10 @@ class Settings(BaseSettings):
     # Retry-safe writes: how long a key's answer is kept, and whether a POST must send one.
     idempotency_key_ttl: int = Field(default=86_400, ge=1, le=366 * 86_400)
     require_idempotency_key: bool = False
+    # The change feed: seconds a change is kept for followers (a week), and how often a
+    # worker reads the clock while a follower waits (README, "The change feed").
+    changes_retention: int = Field(default=7 * 86_400, ge=60, le=3660 * 86_400)
+    changes_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     log_level: LogLevel = "INFO"
     environment: Environment = "development"
     db_migrate_on_start: MigrateOnStart = "auto"

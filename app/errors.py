@@ -21,6 +21,12 @@ class PreconditionFailed(Exception):
         self.version = version
 
 
+class Gone(Exception):
+    """What the request asks for is no longer kept. Each kind names itself."""
+
+    detail: ClassVar[str] = "No longer kept"
+
+
 class PreconditionRequired(Exception):
     """The deployment requires If-Match on changes, and none was sent."""
 

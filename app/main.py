@@ -26,8 +26,9 @@ from app.auth.policy import Access, PolicyGuard
 from app.auth.router import router as auth_router
 from app.auth.throttle import SignInThrottle
 from app.auth.tokens import AccessTokens
+from app.changes import router as changes_router
 from app.config import Settings, SettingsError, load_settings
-from app.db import Database, backend_for
+from app.db import Database, DatabaseUnavailable, backend_for
 from app.db.schema import prepare_database
 from app.health import openapi as health_openapi
 from app.health.router import router as health_router
@@ -52,6 +53,8 @@ from app.http.ratelimit import Limiter, RateLimitMiddleware, create_limiter
 from app.http.security import SecurityHeadersMiddleware
 from app.http.startup import OneLineStartupFailure
 from app.http.timeouts import BodyTimeoutMiddleware
+from app.kit.changes import feed
+from app.kit.changes.watch import ChangeWatch
 from app.observability import metrics
 from app.observability.logs import configure_logging, masked_url
 from app.observability.middleware import ObserveRequests
@@ -64,6 +67,7 @@ from app.users.router import router as users_router
 __all__ = ["create_app", "get_session"]
 
 POOL_SAMPLE_SECONDS = 1.0
+PURGE_SECONDS = 60.0
 logger = logging.getLogger("app")
 
 
@@ -83,13 +87,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await run_in_threadpool(prepare_database, app.state.engine, migrate=settings.migrate_on_start)
     _freeze_startup_objects()
     database: Database = app.state.database
+    # Made here, on the loop that serves requests: an app started again gets a new one.
+    watch = app.state.changes_watch = ChangeWatch(database, settings.changes_poll_seconds)
     sampler = asyncio.create_task(_sample_pool(database))
+    retention = timedelta(seconds=settings.changes_retention)
+    purger = asyncio.create_task(_purge_changes(database, retention))
     try:
         yield
     finally:
-        sampler.cancel()
-        with suppress(asyncio.CancelledError):
-            await sampler
+        await watch.close()
+        for task in (sampler, purger):
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
         limiter: Limiter | None = getattr(app.state, "rate_limiter", None)
         if limiter is not None:
             await limiter.close()
@@ -125,6 +135,17 @@ async def _sample_pool(database: Database) -> None:
         await asyncio.sleep(POOL_SAMPLE_SECONDS)
 
 
+async def _purge_changes(database: Database, retention: timedelta) -> None:
+    """Each worker purges the change log now and then: a purge finds little to delete,
+    and several at once only wait for each other's row locks."""
+    while True:
+        await asyncio.sleep(PURGE_SECONDS)
+        try:
+            await feed.purge(database, retention)
+        except DatabaseUnavailable:
+            logger.warning("the change log could not be purged")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service as an ASGI app; builds objects only (no connection, no file)."""
     settings = settings or load_settings()
@@ -134,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[
             heroes_openapi.TAG,
             teams_openapi.TAG,
+            changes_router.TAG,
             users_openapi.TAG,
             auth_openapi.TAG,
             health_openapi.TAG,
@@ -167,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(heroes_router)
     app.include_router(teams_router)
+    app.include_router(changes_router.router)
     app.include_router(users_router)
     app.include_router(auth_router)
     app.include_router(health_router)
@@ -185,7 +208,7 @@ def _guard_by_policy(app: FastAPI, settings: Settings) -> None:
             PolicyGuard,
             access=app.state.access,
             database=app.state.database,
-            prefixes=("/heroes", "/teams"),
+            prefixes=("/heroes", "/teams", "/changes"),
         )
 
 
@@ -270,6 +293,7 @@ def _add_production_middleware(app: FastAPI, settings: Settings) -> None:
                 "X-Total-Count",
                 "Preference-Applied",
                 "Idempotent-Replayed",
+                "Changes-Position",
             ],
         )
     if "*" not in settings.allowed_hosts:

@@ -162,6 +162,13 @@ class Database(ABC):
         (`StepMissed`). Run again, up to TRANSACTION_ATTEMPTS times in all, when the
         database ends it to break a deadlock."""
 
+    async def snapshot(self, steps: Sequence[Step]) -> list[Any]:
+        """Run reads that must see one snapshot of the database: a transaction whose
+        statements all see what was committed when its first one ran. SQLite's writer
+        transaction and MariaDB's REPEATABLE READ (its default) give that; PostgreSQL
+        asks for it (`PostgresDatabase.snapshot`)."""
+        return await self.transaction(steps)
+
     @abstractmethod
     def pool_usage(self) -> PoolUsage:
         """How busy this worker's connections are, for /metrics."""

@@ -75,6 +75,9 @@ class PostgresDatabase(Database):
     async def transaction(self, steps: Sequence[Step]) -> list[Any]:
         return await self._on_connection(partial(_run_steps, self._dialect, steps))
 
+    async def snapshot(self, steps: Sequence[Step]) -> list[Any]:
+        return await self._on_connection(partial(_run_steps, self._dialect, steps, snapshot=True))
+
     def pool_usage(self) -> PoolUsage:
         return PoolUsage(in_use=self.pool.in_use, waiting=self.pool.waiting)
 
@@ -144,9 +147,14 @@ async def _rowcount(cursor: psycopg.AsyncCursor[Any], _compiled: CompiledStateme
     return cursor.rowcount
 
 
-async def _run_steps(dialect: Dialect, steps: Sequence[Step], connection: Connection) -> list[Any]:
+async def _run_steps(
+    dialect: Dialect, steps: Sequence[Step], connection: Connection, *, snapshot: bool = False
+) -> list[Any]:
     results: list[Any] = []
     async with connection.transaction():
+        if snapshot:
+            # Each statement of READ COMMITTED sees its own snapshot; this sees one.
+            await connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         for index, step in enumerate(steps):
             params = step.params_after(results)
             if params is None:

@@ -27,6 +27,7 @@ from app.heroes.resource import (
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
+from app.kit.changes.origin import origin_of
 from app.kit.idempotency.writes import Once, respond_once
 from app.kit.listing.links import page_response
 from app.kit.listing.parameters import ListRequest
@@ -58,7 +59,8 @@ async def create_hero(
         return hero_response(hero, location=location)
 
     writer = await writer_of(request, database)
-    write = partial(service.create_hero, database, hero, owner_id=writer.user_id)
+    origin = origin_of(request, writer.user_id)
+    write = partial(service.create_hero, database, hero, owner_id=writer.user_id, origin=origin)
     return await respond_once(request, options, database, Once(write, created, stored_hero))
 
 
@@ -115,8 +117,10 @@ async def update_hero(
     expected = write_preconditions(
         request, hero_id, required=options.require_if_match, version_max=HEROES.version_max
     )
-    expected = owned_by(expected, (await writer_of(request, database)).owner)
-    write = partial(service.update_hero, database, hero_id, changes, expected)
+    writer = await writer_of(request, database)
+    expected = owned_by(expected, writer.owner)
+    origin = origin_of(request, writer.user_id)
+    write = partial(service.update_hero, database, hero_id, changes, expected, origin=origin)
     once = Once(write, hero_response, stored_hero)
     return await respond_once(request, options, database, once)
 
@@ -133,8 +137,10 @@ async def delete_hero(
     expected = write_preconditions(
         request, hero_id, required=options.require_if_match, version_max=HEROES.version_max
     )
-    expected = owned_by(expected, (await writer_of(request, database)).owner)
-    await service.delete_hero(database, hero_id, expected)
+    writer = await writer_of(request, database)
+    expected = owned_by(expected, writer.owner)
+    origin = origin_of(request, writer.user_id)
+    await service.delete_hero(database, hero_id, expected, origin=origin)
     return Deleted()
 
 

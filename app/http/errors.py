@@ -23,6 +23,7 @@ from app.db.errors import DatabaseUnavailable
 from app.errors import (
     Conflict,
     Forbidden,
+    Gone,
     MissingReference,
     NotFound,
     PreconditionFailed,
@@ -133,6 +134,7 @@ _CHALLENGE_HEADER = {
 # Errors whose kinds each carry their own text: the status, and the headers OpenAPI shows.
 _NAMED: tuple[tuple[type[Any], int, dict[str, Any]], ...] = (
     (NotFound, 404, {}),
+    (Gone, 410, {}),
     (Unauthenticated, 401, _CHALLENGE_HEADER),
     (Forbidden, 403, {}),
     (Conflict, 409, {}),
@@ -338,7 +340,7 @@ async def _missing_reference_handler(request: Request, error: Exception) -> Safe
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(MissingReference, _missing_reference_handler)
-    handled = (HttpError, NotFound, PreconditionFailed, PreconditionRequired)
+    handled = (HttpError, NotFound, Gone, PreconditionFailed, PreconditionRequired)
     for error_type in (*handled, Unauthenticated, Forbidden, Conflict, TooManyAttempts):
         app.add_exception_handler(error_type, _domain_error_handler)
     app.add_exception_handler(DatabaseUnavailable, _domain_error_handler)

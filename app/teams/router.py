@@ -9,6 +9,7 @@ from app.auth.policy import writer_of
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
+from app.kit.changes.origin import origin_of
 from app.kit.idempotency.writes import Once, respond_once
 from app.kit.listing.links import page_response
 from app.kit.listing.parameters import ListRequest
@@ -44,7 +45,8 @@ async def create_team(
         return team_response(team, location=location)
 
     writer = await writer_of(request, database)
-    write = partial(service.create_team, database, team, owner_id=writer.user_id)
+    origin = origin_of(request, writer.user_id)
+    write = partial(service.create_team, database, team, owner_id=writer.user_id, origin=origin)
     return await respond_once(request, options, database, Once(write, created, stored_team))
 
 
@@ -87,8 +89,10 @@ async def update_team(
     expected = write_preconditions(
         request, team_id, required=options.require_if_match, version_max=TEAMS.version_max
     )
-    expected = owned_by(expected, (await writer_of(request, database)).owner)
-    write = partial(service.update_team, database, team_id, changes, expected)
+    writer = await writer_of(request, database)
+    expected = owned_by(expected, writer.owner)
+    origin = origin_of(request, writer.user_id)
+    write = partial(service.update_team, database, team_id, changes, expected, origin=origin)
     once = Once(write, team_response, stored_team)
     return await respond_once(request, options, database, once)
 
@@ -106,6 +110,8 @@ async def delete_team(
     expected = write_preconditions(
         request, team_id, required=options.require_if_match, version_max=TEAMS.version_max
     )
-    expected = owned_by(expected, (await writer_of(request, database)).owner)
-    await service.delete_team(database, team_id, expected)
+    writer = await writer_of(request, database)
+    expected = owned_by(expected, writer.owner)
+    origin = origin_of(request, writer.user_id)
+    await service.delete_team(database, team_id, expected, origin=origin)
     return Deleted()

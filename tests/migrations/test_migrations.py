@@ -50,7 +50,7 @@ def test_upgrade_from_empty_to_head_downgrade_to_base_and_upgrade_again(
         "user",
         "refresh_token",
         "idempotency_key",
-        "change",
+        "change_log",
         "change_clock",
         "alembic_version",
     }

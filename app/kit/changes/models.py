@@ -30,13 +30,13 @@ _TEXT_TABLE = {
 
 
 class ChangeRecord(SQLModel, table=True):
-    __tablename__ = "change"
+    __tablename__ = "change_log"  # not "change": a reserved word of MariaDB
     # The unique key is what keeps a row's versions from being reused: a restore that
     # raced another one for the same version is refused by it.
     __table_args__ = (
         UniqueConstraint("resource", "row_id", "version"),
-        Index("ix_change_resource_position", "resource", "position"),
-        Index("ix_change_changed_at", "changed_at"),
+        Index("ix_change_log_resource_position", "resource", "position"),
+        Index("ix_change_log_changed_at", "changed_at"),
         _TEXT_TABLE,
     )
 

@@ -15,12 +15,16 @@ from starlette.datastructures import URL, QueryParams
 
 from app.db import Row
 from app.http.responses import FastJSONResponse
+from app.kit.changes.feed import position_token
 from app.kit.listing.cursors import Cursor, CursorCodec
 from app.kit.listing.pages import Page
 from app.kit.listing.parameters import ListRequest
 from app.kit.listing.query import OFFSET_MAX, ListQuery
 
 Neighbour = dict[str, str | int] | None
+
+
+POSITION_HEADER = "Changes-Position"
 
 
 def page_response(
@@ -32,6 +36,8 @@ def page_response(
     """The page's rows as `body` renders each, with the page's links and count."""
     response = FastJSONResponse([body(row) for row in page.rows])
     response.headers.update(page_headers(listing, page.rows, key_places, page.total))
+    if page.position is not None:
+        response.headers[POSITION_HEADER] = position_token(page.position, listing.codec)
     return response
 
 

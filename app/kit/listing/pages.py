@@ -1,8 +1,12 @@
 """Reading a page: its rows, in order, and the total when the query asks for one."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from app.db import Database, Row
+from app.db.database import Step
+from app.db.statements import Statement
+from app.kit.changes.feed import CLOCK
 from app.kit.listing import sql
 from app.kit.listing.query import ListQuery
 from app.kit.resource import Resource
@@ -12,15 +16,35 @@ from app.kit.resource import Resource
 class Page:
     rows: list[Row]  # the resource's summary columns, or its stored ones when extras are asked
     total: int | None  # every row the filters let through, when `Prefer: count=exact` asked
+    position: int | None = None
+    """The change log's position in the rows' snapshot, for a resource that keeps one: a
+    follower that starts there sees every change after these rows, and none before."""
 
 
 async def fetch_page(database: Database, resource: Resource, query: ListQuery) -> Page:
     statement, params = sql.page(resource, query)
-    rows = await database.fetch_all(statement, params)
+    position = None
+    if resource.changes is None:
+        rows = await database.fetch_all(statement, params)
+    else:
+        rows, position = await _with_position(database, statement, params)
     if query.cursor is not None and query.cursor.before:
         rows.reverse()  # read backwards from the cursor
     total = await count_rows(database, resource, query) if query.count else None
-    return Page(rows, total)
+    return Page(rows, total, position)
+
+
+async def _with_position(
+    database: Database, statement: Statement, params: dict[str, Any]
+) -> tuple[list[Row], int]:
+    """The page's rows without the position each one carries last, and that position. An
+    empty page carries none: it is read again with the clock, in one snapshot."""
+    rows = await database.fetch_all(statement, params)
+    if not rows:
+        rows, clock = await database.snapshot([Step.rows(statement, params), Step.row(CLOCK, {})])
+        if not rows:
+            return [], int(clock[0])
+    return [row[:-1] for row in rows], int(rows[0][-1])
 
 
 async def count_rows(database: Database, resource: Resource, query: ListQuery) -> int:

@@ -123,7 +123,16 @@ def requested(names: tuple[str, ...], given: str | None) -> tuple[str, ...]:
 
 def _page_headers(resource: Resource) -> dict[str, Any]:
     """The headers a page may carry, as OpenAPI header objects (none always comes)."""
-    return {
+    position = {
+        "Changes-Position": {
+            "description": (
+                "The change feed's position when these rows were read: `GET /changes?since=` "
+                f"it to follow every change to {resource.name} after this page, and none before."
+            ),
+            "schema": {"type": "string"},
+        }
+    }
+    return (position if resource.changes is not None else {}) | {
         "Link": {
             "description": (
                 'The neighbouring pages (RFC 8288): `rel="next"` when this page came back '

@@ -32,6 +32,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from app.db import Columns
 from app.db.statements import STATEMENTS, Statement
+from app.kit.changes.feed import POSITION_NOW
 from app.kit.listing.query import ListQuery, Order
 from app.kit.resource import Resource
 
@@ -107,7 +108,11 @@ def _where(resource: Resource, shape: FilterShape) -> list[ColumnElement[bool]]:
 
 
 def _page_statement(resource: Resource, shape: PageShape) -> Select[Any]:
+    """A resource with a change log reads the clock's position last on every row, in the
+    page's own snapshot (app/kit/listing/pages.py)."""
     columns = resource.stored if shape.extra else resource.summary
+    if resource.changes is not None:
+        columns = (*columns, POSITION_NOW)
     where = _where(resource, shape.filters)
     keys = _Keys(resource, shape.nullable, columns)
     if shape.cursor is None:

@@ -25,7 +25,7 @@ TIMESTAMP = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysq
 
 def upgrade() -> None:
     op.create_table(
-        "change",
+        "change_log",
         sa.Column("position", ID, nullable=False, autoincrement=False),
         sa.Column("resource", sa.String(32), nullable=False),
         sa.Column("row_id", ID, nullable=False),
@@ -38,17 +38,17 @@ def upgrade() -> None:
         sa.Column("actor", ID, nullable=True),
         sa.Column("request_id", sa.String(128), nullable=True),
         sa.Column("idempotency_key", sa.String(255), nullable=True),
-        sa.PrimaryKeyConstraint("position", name="pk_change"),
+        sa.PrimaryKeyConstraint("position", name="pk_change_log"),
         sa.UniqueConstraint(
-            "resource", "row_id", "version", name="uq_change_resource_row_id_version"
+            "resource", "row_id", "version", name="uq_change_log_resource_row_id_version"
         ),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",
         mariadb_charset="utf8mb4",
         mariadb_collate="utf8mb4_bin",
     )
-    op.create_index("ix_change_resource_position", "change", ["resource", "position"])
-    op.create_index("ix_change_changed_at", "change", ["changed_at"])
+    op.create_index("ix_change_log_resource_position", "change_log", ["resource", "position"])
+    op.create_index("ix_change_log_changed_at", "change_log", ["changed_at"])
     clock = op.create_table(
         "change_clock",
         sa.Column("id", sa.Integer(), nullable=False, autoincrement=False),
@@ -61,6 +61,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("change_clock")
-    op.drop_index("ix_change_changed_at", table_name="change")
-    op.drop_index("ix_change_resource_position", table_name="change")
-    op.drop_table("change")
+    op.drop_index("ix_change_log_changed_at", table_name="change_log")
+    op.drop_index("ix_change_log_resource_position", table_name="change_log")
+    op.drop_table("change_log")

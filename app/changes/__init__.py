@@ -1,0 +1,1 @@
+"""The change feed's routes: what changed, after a position, as JSON or a long poll."""
