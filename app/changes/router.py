@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.db import Database, DatabaseUnavailable
 from app.http.dependencies import DatabaseDep, OptionsDep
-from app.http.errors import declare
+from app.http.errors import InvalidInput, declare
 from app.http.query_string import query_parameters, validated_query
 from app.http.responses import FastJSONResponse
 from app.kit.changes.feed import (
@@ -85,6 +85,17 @@ class Changes(BaseModel):
     position: str
 
 
+class InvalidFeedRequest(InvalidInput):
+    problems = (
+        {
+            "type": "value_error",
+            "loc": ["query", "since"],
+            "msg": "not a position of this service: use a feed's `position` or a list's "
+            "Changes-Position as it is",
+        },
+    )
+
+
 def _watch(request: Request) -> ChangeWatch:
     watch: ChangeWatch = request.app.state.changes_watch
     return watch
@@ -96,11 +107,11 @@ WatchDep = Annotated[ChangeWatch, Depends(_watch)]
 @router.get(
     "/changes",
     response_model=Changes,
-    responses=declare(PositionGone, DatabaseUnavailable),
+    responses=declare(InvalidFeedRequest, PositionGone, DatabaseUnavailable),
     openapi_extra={"parameters": query_parameters(FeedParameters)},
     summary="What changed, in commit order",
 )
-async def changes(
+async def read_changes(
     request: Request, database: DatabaseDep, options: OptionsDep, watch: WatchDep
 ) -> FastJSONResponse:
     """The changes to heroes and teams after `since`, oldest first, and the `position` to
