@@ -87,8 +87,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await run_in_threadpool(prepare_database, app.state.engine, migrate=settings.migrate_on_start)
     _freeze_startup_objects()
     database: Database = app.state.database
-    # Made here, on the loop that serves requests: an app started again gets a new one.
-    watch = app.state.changes_watch = ChangeWatch(database, settings.changes_poll_seconds)
+    watch: ChangeWatch = app.state.changes_watch
     sampler = asyncio.create_task(_sample_pool(database))
     retention = timedelta(seconds=settings.changes_retention)
     purger = asyncio.create_task(_purge_changes(database, retention))
@@ -182,6 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         idempotency_key_ttl=settings.idempotency_key_ttl,
         idempotency_lease=settings.idempotency_lease,
     )
+    app.state.changes_watch = ChangeWatch(app.state.database, settings.changes_poll_seconds)
     app.state.access = _access(settings)
     _guard_by_policy(app, settings)
     app.dependency_overrides = DependencyOverrides()

@@ -17,15 +17,27 @@ logger = logging.getLogger("app.changes")
 
 
 class ChangeWatch:
+    """One per app. It lives on the event loop that first uses it, and starts afresh on
+    another one (an app started again, in tests): asyncio's events belong to one loop."""
+
     def __init__(self, database: Database, poll_seconds: float) -> None:
         self._database = database
         self._poll_seconds = poll_seconds
+        self._start(None)
+
+    def _start(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self._loop = loop
         self._latest = -1  # the clock's position as last read; -1: not read yet
         self._advanced = asyncio.Event()  # set, and replaced, each time the clock moves
         self._poked = asyncio.Event()
         self._waiting = 0
         self._poller: asyncio.Task[None] | None = None
         self._closed = False
+
+    def _on_this_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._start(loop)
 
     @property
     def latest(self) -> int:
@@ -34,6 +46,7 @@ class ChangeWatch:
     async def wait_past(self, position: int, timeout: float) -> bool:
         """Wait until the clock is past `position`, or `timeout` seconds; whether it is.
         Returns at once when the watch is closed (the service stops)."""
+        self._on_this_loop()
         self._waiting += 1
         self._start_polling()
         try:
@@ -48,10 +61,13 @@ class ChangeWatch:
 
     def poke(self) -> None:
         """Read the clock now: something may have changed."""
-        self._poked.set()
+        if self._loop is asyncio.get_running_loop():
+            self._poked.set()
 
     async def close(self) -> None:
-        """Wake every follower and stop polling."""
+        """Wake every follower and stop polling (until it is used on another loop)."""
+        if self._loop is not asyncio.get_running_loop():
+            return
         self._closed = True
         self._advanced.set()
         if self._poller is not None:
