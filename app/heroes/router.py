@@ -29,7 +29,7 @@ from app.heroes.resource import (
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
-from app.kit.changes.history import RestoreRequest
+from app.kit.changes.history import NO_VERSION, RestoreRequest
 from app.kit.idempotency.writes import Once, respond_once
 from app.kit.listing.links import page_response
 from app.kit.listing.parameters import ListRequest
@@ -159,7 +159,7 @@ async def restore_hero(
     database: DatabaseDep,
     options: OptionsDep,
     request: Request,
-    restore: Annotated[RestoreRequest | None, Body()] = None,
+    restore: Annotated[RestoreRequest, Body()] = NO_VERSION,
 ) -> Response:
     """Bring back the hero as it was at `version` (from its history), as a new version;
     a deleted hero comes back under its id, its secret_name included. Without a version,
@@ -170,8 +170,7 @@ async def restore_hero(
         request, hero_id, required=options.require_if_match, version_max=HEROES.version_max
     )
     expected = owned_by(expected, (await writer_of(request, database)).owner)
-    version = restore.version if restore else None
-    write = partial(service.restore_hero, database, hero_id, version, expected)
+    write = partial(service.restore_hero, database, hero_id, restore.version, expected)
     once = Once(write, hero_response, stored_hero)
     return await respond_once(request, options, database, once)
 

@@ -699,9 +699,6 @@ class Restoring:
     kept: Mapping[str, Any] | None = None
     version: int | None = None
 
-    def with_values(self, **values: Any) -> "Restoring":
-        return replace(self, values={**self.values, **values})
-
 
 async def plan_restore(
     database: Database, resource: Resource, row_id: int, version: int | None, expected: Expected
@@ -712,9 +709,11 @@ async def plan_restore(
     recorded), and for a deleted row NotOwner and PreconditionFailed, judged on its
     deletion (its owner as kept, its version and time)."""
     log = _logged(resource)
-    deletion = await _deletion(database, resource, row_id)
-    if deletion is None:
-        if version is None:
+    deletion = await _row_or_deletion(database, resource, row_id)
+    if not isinstance(deletion, history.Recorded):  # the row exists: `deletion` is it
+        if version is None:  # a client that named another state learns that first
+            await _refuse_not_owned(database, resource, row_id, expected)
+            _unchanged(resource, deletion, expected)
             raise VersionRequired()
         return Restoring(row_id, await _state_at(database, log, row_id, version), expected)
     if version is None or version == deletion.version:
@@ -725,17 +724,18 @@ async def plan_restore(
     return Restoring(row_id, values, expected, deletion.kept, deletion.version + 1)
 
 
-async def _deletion(
+async def _row_or_deletion(
     database: Database, resource: Resource, row_id: int
-) -> history.Recorded | None:
-    """The row's deletion, the last change recorded of it; None if the row exists.
+) -> Row | history.Recorded:
+    """The row if it exists, else its deletion (the last change recorded of it).
     NotFound if it neither exists nor has a history, NotRestorable if it is gone without
     a recorded deletion. (The row and its last change are two reads: one that saw the
     row gone and then a change that is not a deletion was overtaken by a restore, and
     reads again.)"""
     for _attempt in range(TRANSACTION_ATTEMPTS):
-        if await database.fetch_one(_statements(resource).by_id, {"row_id": row_id}):
-            return None
+        row = await database.fetch_one(_statements(resource).by_id, {"row_id": row_id})
+        if row is not None:
+            return row
         last = await history.last_change(database, _logged(resource), row_id)
         if last is None:
             raise resource.not_found()

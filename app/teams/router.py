@@ -9,7 +9,7 @@ from app.auth.policy import writer_of
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
-from app.kit.changes.history import RestoreRequest
+from app.kit.changes.history import NO_VERSION, RestoreRequest
 from app.kit.idempotency.writes import Once, respond_once
 from app.kit.listing.links import page_response
 from app.kit.listing.parameters import ListRequest
@@ -137,7 +137,7 @@ async def restore_team(
     database: DatabaseDep,
     options: OptionsDep,
     request: Request,
-    restore: Annotated[RestoreRequest | None, Body()] = None,
+    restore: Annotated[RestoreRequest, Body()] = NO_VERSION,
 ) -> Response:
     """Bring back the team as it was at `version` (from its history), as a new version;
     a deleted team comes back under its id, without the heroes its deletion released.
@@ -147,7 +147,6 @@ async def restore_team(
         request, team_id, required=options.require_if_match, version_max=TEAMS.version_max
     )
     expected = owned_by(expected, (await writer_of(request, database)).owner)
-    version = restore.version if restore else None
-    write = partial(service.restore_team, database, team_id, version, expected)
+    write = partial(service.restore_team, database, team_id, restore.version, expected)
     once = Once(write, team_response, stored_team)
     return await respond_once(request, options, database, once)

@@ -390,7 +390,7 @@ def test_a_version_never_recorded_is_422(client: TestClient, deleted: int) -> No
             {
                 "type": "missing_reference",
                 "loc": ["body", "version"],
-                "msg": "No such version of it was recorded: its history lists them",
+                "msg": "Never recorded for this row: its history lists its versions",
             }
         ]
     }

@@ -11,8 +11,8 @@ class VersionRequired(RefusedValue):
     field = "version"
     problem = "missing"
     message = (
-        "It exists: name the version to restore (only a deleted row is restored to its "
-        "last state by default)"
+        "Required for a row that exists: name the version to restore (its history lists "
+        "them); only a deleted row comes back to its last state by default"
     )
 
 
@@ -20,7 +20,7 @@ class VersionNotRecorded(MissingReference):
     """The version a restore names was never recorded for this row."""
 
     field = "version"
-    message = "No such version of it was recorded: its history lists them"
+    message = "Never recorded for this row: its history lists its versions"
 
 
 class RestoreConflict(Conflict):

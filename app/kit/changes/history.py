@@ -255,3 +255,7 @@ _LINK = {
     ),
     "schema": {"type": "string"},
 }
+
+
+NO_VERSION = RestoreRequest()
+"""A restore without a body: a deleted row's last state."""
