@@ -298,7 +298,7 @@ def test_a_hero_deleted_without_a_record_cannot_be_restored(
     assert response.json() == {"detail": "Its deletion was not recorded, so it cannot be restored"}
 
 
-def test_a_restore_into_a_team_touches_the_team(client: TestClient, session: Session) -> None:
+def test_a_restore_into_a_team_touches_the_team(client: TestClient) -> None:
     team_id = client.post("/teams/", json={"name": "Preventers", "headquarters": "HQ"}).json()[
         "id"
     ]
