@@ -38,13 +38,22 @@ class Conflict(Exception):
     detail: ClassVar[str] = "Conflict with the stored data"
 
 
-class MissingReference(Exception):
+class RefusedValue(Exception):
+    """A value of the request's body that the stored data refuses, though its schema
+    allows it: answered as a 422 at ("body", field), in the shape of a schema's refusal.
+    Each kind names its field, its problem type and what is wrong."""
+
+    field: ClassVar[str]
+    problem: ClassVar[str]
+    message: ClassVar[str]
+
+
+class MissingReference(RefusedValue):
     """A field of the request names a row that does not exist, or that was deleted at
     the same moment: the database's foreign key refused it. Each reference names its
     field and says what is missing."""
 
-    field: ClassVar[str]
-    message: ClassVar[str]
+    problem = "missing_reference"
 
 
 class Unauthenticated(Exception):

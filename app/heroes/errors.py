@@ -43,3 +43,23 @@ class InvalidHeroChanges(InvalidInput):
         _BAD_HERO_ID,
         {"type": "string_type", "loc": ["body", "name"], "msg": "Input should be a valid string"},
     )
+
+
+class InvalidHeroHistory(InvalidInput):
+    problems = (
+        {
+            "type": "value_error",
+            "loc": ["query", "cursor"],
+            "msg": (
+                "not a cursor of this history: damaged or changed: use a cursor from a "
+                "Link header as it is"
+            ),
+        },
+    )
+
+
+class InvalidHeroRestore(InvalidInput):
+    problems = (
+        _BAD_HERO_ID,
+        {"type": "int_type", "loc": ["body", "version"], "msg": "Input should be a valid integer"},
+    )

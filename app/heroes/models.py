@@ -91,15 +91,26 @@ class Hero(HeroBase, table=True):
 
 
 HERO_LOG = ChangeLog(
-    "heroes", Hero, public=("id", "name", "age", "team_id"), kept=("secret_name", "owner_id")
+    "heroes",
+    Hero,
+    public=("id", "name", "age", "team_id"),
+    kept=("secret_name", "owner_id", "created_at"),
 )
 """A hero in the change log: its public fields and its team (never its secret_name, which
-only a deletion keeps, unseen, for a restore)."""
+only a deletion keeps, unseen, with its owner and creation time, for a restore)."""
 
 
 class HeroPublic(HeroBase):
     model_config = ANSWER_CONFIG  # type: ignore[assignment]  # SQLModel's own ConfigDict type
     id: int = Field(description="Assigned by the service.", schema_extra={"examples": [1]})
+
+
+class HeroState(HeroPublic):
+    """A hero's public state as its history records it: its body, and its team."""
+
+    team_id: int | None = Field(
+        default=None, description="Its team's id, or null.", schema_extra={"examples": [None]}
+    )
 
 
 EXTRA_FIELDS = ("team_id", "created_at", "updated_at")

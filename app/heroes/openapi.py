@@ -6,18 +6,21 @@ from typing import Any
 from app.heroes.errors import (
     HeroNotFound,
     InvalidHeroChanges,
+    InvalidHeroHistory,
     InvalidHeroId,
+    InvalidHeroRestore,
     InvalidPage,
 )
-from app.heroes.resource import HEROES, HEROES_LIST, READ_PARAMETERS
+from app.heroes.resource import HERO_HISTORY, HEROES, HEROES_LIST, READ_PARAMETERS
 from app.kit.idempotency.writes import idempotent_operation
-from app.kit.openapi import ROUTER, Errors, path_id, route_docs
+from app.kit.openapi import ROUTER, Errors, history_docs, path_id, restore_docs, route_docs
 
 TAG = {
     "name": "heroes",
     "description": (
-        "Create, list, read, update and delete heroes. A hero's JSON body is exactly "
-        '`{"id", "name", "age"}`; `secret_name` is accepted on writes and never returned.'
+        "Create, list, read, update and delete heroes; read a hero's history and restore "
+        'an earlier version, a deleted hero included. A hero\'s JSON body is exactly `{"id", '
+        '"name", "age"}`; `secret_name` is accepted on writes and never returned.'
     ),
 }
 
@@ -35,4 +38,17 @@ LIST: dict[str, Any] = _DOCS.list
 READ: dict[str, Any] = _DOCS.read
 UPDATE: dict[str, Any] = idempotent_operation(_DOCS.update)
 DELETE: dict[str, Any] = _DOCS.delete
-__all__ = ["CREATE", "DELETE", "LIST", "READ", "ROUTER", "TAG", "UPDATE", "HeroId"]
+HISTORY: dict[str, Any] = history_docs(HEROES, HERO_HISTORY, HeroNotFound, InvalidHeroHistory)
+RESTORE: dict[str, Any] = restore_docs(HEROES, ERRORS, InvalidHeroRestore)
+__all__ = [
+    "CREATE",
+    "DELETE",
+    "HISTORY",
+    "LIST",
+    "READ",
+    "RESTORE",
+    "ROUTER",
+    "TAG",
+    "UPDATE",
+    "HeroId",
+]

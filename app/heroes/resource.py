@@ -18,11 +18,13 @@ from app.heroes.models import (
     HERO_LOG,
     NAME_MAX_LENGTH,
     Hero,
+    HeroState,
     HeroSummary,
     StoredHero,
 )
 from app.http.query_string import query_parameters, validated_query
 from app.http.responses import FastJSONResponse
+from app.kit.changes.history import ChangeAnswer, History
 from app.kit.fields import ID_MAX, Text, is_id, storable_text, text_filter
 from app.kit.listing.filters import Contains, Equal, Range, Reference
 from app.kit.listing.parameters import ListParameters, requested_fields
@@ -189,6 +191,15 @@ HEROES = Resource(
 
 
 HEROES_LIST = ListParameters(HEROES)
+HERO_HISTORY = History(HEROES)
+
+
+class HeroChange(ChangeAnswer):
+    """One change in a hero's history, as the docs and client generators see it."""
+
+    data: HeroState = Field(
+        description="The hero's public state after the change (for a delete, its last state)."
+    )
 
 
 class ReadParameters(BaseModel):

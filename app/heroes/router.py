@@ -7,7 +7,7 @@ what runs on the event loop and what on a thread (app/db/backends.py, bench/PROF
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 
 from app.auth.policy import writer_of
 from app.db import Database
@@ -15,9 +15,11 @@ from app.heroes import openapi, service
 from app.heroes.models import HeroCreate, HeroPublic, HeroUpdate, StoredHero
 from app.heroes.openapi import HeroId
 from app.heroes.resource import (
+    HERO_HISTORY,
     HEROES,
     HEROES_LIST,
     ExpandedTeam,
+    HeroChange,
     hero_response,
     list_body,
     shape_to_read,
@@ -27,6 +29,7 @@ from app.heroes.resource import (
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
+from app.kit.changes.history import NO_VERSION, RestoreRequest
 from app.kit.changes.origin import origin_of
 from app.kit.idempotency.writes import Once, respond_once
 from app.kit.listing.links import page_response
@@ -142,6 +145,44 @@ async def delete_hero(
     origin = origin_of(request, writer.user_id)
     await service.delete_hero(database, hero_id, expected, origin=origin)
     return Deleted()
+
+
+@router.get("/{hero_id}/history", response_model=list[HeroChange], **openapi.HISTORY)
+async def read_hero_history(hero_id: HeroId, database: DatabaseDep, request: Request) -> Response:
+    """Every recorded version of the hero, oldest first, a deleted hero's included: what
+    each change was (`create`, `update`, `delete`, `restore`), the hero's public state
+    after it (`data`, its team included; never its secret_name), when, and by whom. Paged
+    by the `Link` header's cursors, as lists are. 404 if the hero never existed; a hero
+    unchanged since before changes were recorded has an empty history."""
+    listing = HERO_HISTORY.read(request, hero_id)
+    changes = await service.hero_history(database, hero_id, listing.query)
+    return HERO_HISTORY.response(listing, changes)
+
+
+@router.post("/{hero_id}/restore", response_model=HeroPublic, **openapi.RESTORE)
+async def restore_hero(
+    hero_id: HeroId,
+    database: DatabaseDep,
+    options: OptionsDep,
+    request: Request,
+    restore: Annotated[RestoreRequest, Body()] = NO_VERSION,
+) -> Response:
+    """Bring back the hero as it was at `version` (from its history), as a new version;
+    a deleted hero comes back under its id, its secret_name included. Without a version,
+    a deleted hero's last state. Answers the hero as PATCH does. `If-Match` as for PATCH;
+    a deleted hero's ETag is its deletion's version. A team that is gone is not rejoined.
+    With `Idempotency-Key`, a retry gets the first answer again."""
+    expected = write_preconditions(
+        request, hero_id, required=options.require_if_match, version_max=HEROES.version_max
+    )
+    writer = await writer_of(request, database)
+    expected = owned_by(expected, writer.owner)
+    origin = origin_of(request, writer.user_id)
+    write = partial(
+        service.restore_hero, database, hero_id, restore.version, expected, origin=origin
+    )
+    once = Once(write, hero_response, stored_hero)
+    return await respond_once(request, options, database, once)
 
 
 async def _team_of(database: Database, team_id: int | None) -> ExpandedTeam:

@@ -22,7 +22,7 @@ from app.db.statements import Statement
 from app.db.tables import utc_now
 from app.heroes.errors import HeroTeamNotFound
 from app.heroes.models import HERO_LOG, Hero, HeroCreate, HeroUpdate, StoredHero
-from app.heroes.resource import HEROES, TEAM_PLACE, hero_team_id
+from app.heroes.resource import HERO_HISTORY, HEROES, TEAM_PLACE, hero_team_id
 from app.kit import rows
 from app.kit.changes.log import NO_ORIGIN, Origin
 from app.kit.listing.pages import Page, fetch_page
@@ -108,6 +108,31 @@ async def update_hero(  # noqa: PLR0913  # `origin` only says who, for the chang
     change = rows.Change(values, expected, (*_touch_teams(values), *also))
     with _team_must_exist():
         row = await rows.update_row(database, HEROES, hero_id, change, origin=origin)
+    return StoredHero(*row)
+
+
+async def hero_history(database: Database, hero_id: int, query: ListQuery) -> list[Row]:
+    """A page of the hero's recorded changes, oldest first (HeroNotFound if it has none
+    and does not exist)."""
+    return await HERO_HISTORY.page(database, hero_id, query)
+
+
+async def restore_hero(  # noqa: PLR0913  # `origin` only says who, for the change log
+    database: Database,
+    hero_id: int,
+    version: int | None,
+    expected: Expected = None,
+    also: Sequence[Also] = (),
+    *,
+    origin: Origin = NO_ORIGIN,
+) -> StoredHero:
+    """Bring back the hero's state at `version` (None: its last before its deletion) as
+    its next version, touching the teams it leaves and joins as a change does; a deleted
+    hero comes back under its id with its secret_name. A team that is gone is not
+    rejoined (app/kit/rows.py, `restore_row`)."""
+    restoring = await rows.plan_restore(database, HEROES, hero_id, version, expected)
+    touch = _touch_teams(restoring.values)
+    row = await rows.restore_row(database, HEROES, restoring, (*touch, *also), origin=origin)
     return StoredHero(*row)
 
 

@@ -24,10 +24,10 @@ from app.errors import (
     Conflict,
     Forbidden,
     Gone,
-    MissingReference,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
+    RefusedValue,
     TooManyAttempts,
     Unauthenticated,
 )
@@ -330,16 +330,17 @@ class UnhandledErrors:
             await error_response(HttpError)(scope, receive, send)
 
 
-async def _missing_reference_handler(request: Request, error: Exception) -> SafeJSONResponse:
-    """A reference the database refused, answered as a validation error of its field."""
-    assert isinstance(error, MissingReference)  # noqa: S101  # registered for it only
+async def _refused_value_handler(request: Request, error: Exception) -> SafeJSONResponse:
+    """A value the stored data refused (a reference the database's foreign key refused,
+    say), answered as a validation error of its field."""
+    assert isinstance(error, RefusedValue)  # noqa: S101  # registered for it only
     mark_error_kind(request.scope, error_kind(error))
-    problem = {"type": "missing_reference", "loc": ["body", error.field], "msg": error.message}
+    problem = {"type": error.problem, "loc": ["body", error.field], "msg": error.message}
     return SafeJSONResponse({"detail": [problem]}, status_code=422)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(MissingReference, _missing_reference_handler)
+    app.add_exception_handler(RefusedValue, _refused_value_handler)
     handled = (HttpError, NotFound, Gone, PreconditionFailed, PreconditionRequired)
     for error_type in (*handled, Unauthenticated, Forbidden, Conflict, TooManyAttempts):
         app.add_exception_handler(error_type, _domain_error_handler)

@@ -20,7 +20,10 @@ from app.http.errors import (
     declare,
 )
 from app.http.path_ids import CanonicalInt
+from app.kit.changes.errors import NotRestorable, RestoreConflict
+from app.kit.changes.history import History
 from app.kit.fields import ID_MAX
+from app.kit.idempotency.writes import idempotent_operation
 from app.kit.listing.parameters import ListParameters
 from app.kit.resource import Resource
 from app.kit.validators import conditional_headers, row_headers
@@ -163,3 +166,55 @@ def route_docs(
             "openapi_extra": write_conditions,
         },
     )
+
+
+def history_docs(
+    resource: Resource, history: History, not_found: type[Exception], invalid: type[InvalidInput]
+) -> dict[str, Any]:
+    """The docs of a resource's history route (`GET /{name}/{id}/history`)."""
+    return {
+        "responses": declare(Unauthenticated, not_found, UriTooLong, invalid),
+        "summary": f"Read a {resource.singular}'s history",
+        "openapi_extra": history.openapi | SIGNED_IN_IF_POLICY,
+    }
+
+
+def restore_docs(
+    resource: Resource, errors: Errors, invalid: type[InvalidInput]
+) -> dict[str, Any]:
+    """The docs of a resource's restore route (`POST /{name}/{id}/restore`), Idempotency-Key
+    included."""
+    conditions = conditional_headers(resource.singular)
+    refusals = declare(
+        Unauthenticated,
+        NotOwner,
+        errors.not_found,
+        MalformedBody,
+        RequestTimedOut,
+        PreconditionFailed,
+        BodyTooLarge,
+        invalid,
+        PreconditionRequired,
+    )
+    operation = {
+        "responses": {200: {"headers": row_headers(resource.singular)}, **refusals}
+        | _declared_together(RestoreConflict, NotRestorable, *errors.conflicts),
+        "summary": f"Restore a {resource.singular}",
+        "openapi_extra": declared_headers(
+            conditions.if_match, conditions.if_none_match_write, conditions.if_unmodified_since
+        )
+        | SIGNED_IN_IF_POLICY,
+    }
+    return idempotent_operation(operation)
+
+
+def _declared_together(*errors: type[Exception]) -> dict[int | str, dict[str, Any]]:
+    """Errors of one status declared as one answer: the first's example, every one's
+    description."""
+    first, *others = errors
+    declared = declare(first)
+    ((status, entry),) = declared.items()
+    for other in others:
+        ((_, more),) = declare(other).items()
+        entry["description"] = f"{entry['description']}; or {more['description']}"
+    return {status: entry}

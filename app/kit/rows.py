@@ -32,10 +32,17 @@ from sqlalchemy import ColumnElement, and_, bindparam, delete, insert, null, sel
 
 from app.db import Database, Params, Row
 from app.db.database import TRANSACTION_ATTEMPTS, Step, StepMissed
-from app.db.errors import DatabaseUnavailable
+from app.db.errors import ConstraintViolation, DatabaseUnavailable
 from app.db.statements import STATEMENTS, Statement
 from app.db.tables import column, utc_now
-from app.errors import NotOwner, PreconditionFailed
+from app.errors import NotFound, NotOwner, PreconditionFailed
+from app.kit.changes import history
+from app.kit.changes.errors import (
+    NotRestorable,
+    RestoreConflict,
+    VersionNotRecorded,
+    VersionRequired,
+)
 from app.kit.changes.log import NO_ORIGIN, ChangeLog, Entry, Op, Origin, Results, recording
 from app.kit.resource import Resource
 
@@ -673,3 +680,276 @@ def owned_by(expected: Expected, owner: int | None) -> Expected:
     if owner is None:
         return expected
     return replace(expected or Preconditions(), owner=owner)
+
+
+# --- restore -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Restoring:
+    """A restore as planned from the change log: the public values the row takes again
+    (its id aside) and what it requires of the row. For a deleted row, `kept` holds what
+    its deletion kept besides (never public) and `version` the version it comes back at:
+    the one after its deletion's, which the change log's unique key lets only one
+    restore take. None for a row that exists: it is updated, and its version bumped."""
+
+    row_id: int
+    values: Mapping[str, Any]
+    expected: Expected = None
+    kept: Mapping[str, Any] | None = None
+    version: int | None = None
+
+
+async def plan_restore(
+    database: Database, resource: Resource, row_id: int, version: int | None, expected: Expected
+) -> Restoring:
+    """What restoring the row to `version` (None: to its last state before its deletion)
+    writes. Refused: NotFound (no row and no history), VersionRequired (a row that
+    exists, no version), VersionNotRecorded, NotRestorable (a deletion that was not
+    recorded), and for a deleted row NotOwner and PreconditionFailed, judged on its
+    deletion (its owner as kept, its version and time)."""
+    log = _logged(resource)
+    deletion = await _row_or_deletion(database, resource, row_id)
+    if not isinstance(deletion, history.Recorded):  # the row exists: `deletion` is it
+        if version is None:  # a client that named another state learns that first
+            await _refuse_not_owned(database, resource, row_id, expected)
+            _unchanged(resource, deletion, expected)
+            raise VersionRequired()
+        return Restoring(row_id, await _state_at(database, log, row_id, version), expected)
+    if version is None or version == deletion.version:
+        values = _restorable(log, deletion.data)
+    else:
+        values = await _state_at(database, log, row_id, version)
+    _refuse_on_deletion(row_id, deletion, expected)
+    return Restoring(row_id, values, expected, deletion.kept, deletion.version + 1)
+
+
+async def _row_or_deletion(
+    database: Database, resource: Resource, row_id: int
+) -> Row | history.Recorded:
+    """The row if it exists, else its deletion (the last change recorded of it).
+    NotFound if it neither exists nor has a history, NotRestorable if it is gone without
+    a recorded deletion. (The row and its last change are two reads: one that saw the
+    row gone and then a change that is not a deletion was overtaken by a restore, and
+    reads again.)"""
+    for _attempt in range(TRANSACTION_ATTEMPTS):
+        row = await database.fetch_one(_statements(resource).by_id, {"row_id": row_id})
+        if row is not None:
+            return row
+        last = await history.last_change(database, _logged(resource), row_id)
+        if last is None:
+            raise resource.not_found()
+        if last.op == "delete" and last.kept is not None:
+            return last
+    raise NotRestorable()
+
+
+async def restore_row(
+    database: Database,
+    resource: Resource,
+    restoring: Restoring,
+    also: Sequence[Also] = (),
+    *,
+    origin: Origin = NO_ORIGIN,
+) -> Row:
+    """Bring the planned state back as the row's next version, recorded as a `restore`
+    in the same transaction: an UPDATE of a row that exists (compared and set as
+    `update_row`'s), or an INSERT of a deleted one under its id. A restore that loses a
+    race (the row changed, was deleted, or was restored by another) is RestoreConflict,
+    or PreconditionFailed when the client named the state it expected; a constraint of
+    the row's own (a name taken meanwhile) is its ConstraintViolation.
+
+    A reference to a row that is gone (a hero's team, a row's owner) comes back null, as
+    that row's deletion would have left it had this one not been deleted: the foreign key
+    refuses the first attempt, the references it names are read, and it runs again."""
+    try:
+        return await _restore(database, resource, restoring, also, origin)
+    except ConstraintViolation as violation:
+        if violation.kind != "foreign_key":
+            raise
+    cleared = await _without_missing_references(database, resource, restoring)
+    try:
+        return await _restore(database, resource, cleared, also, origin)
+    except ConstraintViolation as violation:
+        if violation.kind != "foreign_key":
+            raise
+        raise RestoreConflict() from None  # a row it refers to was deleted meanwhile
+
+
+async def _restore(
+    database: Database,
+    resource: Resource,
+    restoring: Restoring,
+    also: Sequence[Also],
+    origin: Origin,
+) -> Row:
+    if restoring.kept is None:
+        return await _restore_existing(database, resource, restoring, also, origin)
+    return await _restore_deleted(database, resource, restoring, also, origin)
+
+
+async def _restore_existing(
+    database: Database,
+    resource: Resource,
+    restoring: Restoring,
+    also: Sequence[Also],
+    origin: Origin,
+) -> Row:
+    row_id, expected = restoring.row_id, restoring.expected
+    await _refuse_never_met(database, resource, row_id, expected)
+    shape = expected.shape() if expected else None
+    fields = frozenset(restoring.values)
+    guard = _reference_of(also)
+    statement = STATEMENTS.get(
+        (resource.name, "update", fields, shape, _named(guard)),
+        lambda: _update(resource, fields, shape, guard),
+    )
+    params: dict[str, Any] = {"row_id": row_id, "set_updated_at": utc_now()}
+    params |= {f"set_{field}": value for field, value in restoring.values.items()}
+    params |= expected.params() if expected else {}
+    changed = tuple(name for name in _logged(resource).public if name in fields)
+    reread = _statements(resource).by_id
+    write = (
+        Step.updated(statement, reread, params, required=True),
+        _records(resource, "restore", changed),
+    )
+    try:
+        row = await (
+            _referring(database, resource, row_id, write, also, expected=expected, origin=origin)
+            if guard is not None
+            else _transaction(database, resource, row_id, write, also, origin=origin)
+        )
+        if row is None:
+            raise await _missing_or_changed(database, resource, row_id, expected)
+    except NotFound:  # deleted since the restore was planned
+        raise RestoreConflict() from None
+    return row
+
+
+async def _restore_deleted(
+    database: Database,
+    resource: Resource,
+    restoring: Restoring,
+    also: Sequence[Also],
+    origin: Origin,
+) -> Row:
+    kept = dict(restoring.kept or {})
+    created_at = _kept_time(kept.pop("created_at", None))
+    values = {"id": restoring.row_id, **restoring.values, **kept}
+    statement = STATEMENTS.get(
+        (resource.name, "restore", tuple(values)), lambda: _reinsert(resource, tuple(values))
+    )
+    params = {f"set_{name}": value for name, value in values.items()}
+    now = utc_now()
+    params |= {"set_created_at": created_at or now, "set_updated_at": now}
+    params["set_version"] = restoring.version
+    records = _records(resource, "restore", _logged(resource).public)
+    ahead = [_planned(each, each.ahead(None)) for each in also if each.refers_by is not None]
+    behind = [
+        _planned(each, each.step(False, len(ahead))) for each in also if each.refers_by is None
+    ]
+    try:
+        results = await _run(
+            database, [*ahead, (Step.row(statement, params), records), *behind], origin
+        )
+    except StepMissed:
+        raise AlsoMissed() from None
+    except ConstraintViolation as violation:
+        unique = violation.kind == "unique"
+        refusal = await _lost_restore(database, resource, restoring) if unique else None
+        if refusal is None:
+            raise
+        raise refusal from None
+    row: Row = results[len(ahead)]
+    return row
+
+
+async def _lost_restore(
+    database: Database, resource: Resource, restoring: Restoring
+) -> Exception | None:
+    """Why a deleted row's restore was refused by a unique key, if it lost a race: the
+    row is back (its id is taken), or another change took the version it was to have.
+    None: neither, so another of the row's constraints refused it."""
+    row_id = restoring.row_id
+    row = await database.fetch_one(_statements(resource).owner_and_version, {"row_id": row_id})
+    last = await history.last_change(database, _logged(resource), row_id)
+    current = row[1] if row is not None else (last.version if last is not None else None)
+    if current is None or (row is None and current + 1 == restoring.version):
+        return None
+    if restoring.expected is not None:
+        return PreconditionFailed(row_id, current)
+    return RestoreConflict()
+
+
+async def _state_at(
+    database: Database, log: ChangeLog, row_id: int, version: int
+) -> dict[str, Any]:
+    recorded = await history.change_at(database, log, row_id, version)
+    if recorded is None:
+        raise VersionNotRecorded()
+    return _restorable(log, recorded.data)
+
+
+def _restorable(log: ChangeLog, data: Mapping[str, Any]) -> dict[str, Any]:
+    """A recorded public state as the values a restore sets (the id is the row's own)."""
+    return {name: data[name] for name in log.public if name != "id" and name in data}
+
+
+def _refuse_on_deletion(row_id: int, deletion: history.Recorded, expected: Expected) -> None:
+    """A deleted row's restore is judged on its deletion: its owner is the one the
+    deletion kept, and its state is the deletion's version, changed then (so an ETag
+    from before the deletion never matches, and If-None-Match: * does)."""
+    if expected is None:
+        return
+    kept = deletion.kept or {}
+    if expected.owner is not None and kept.get("owner_id") != expected.owner:
+        raise NotOwner()
+    conditions = replace(expected, no_row=False, owner=None)
+    if not conditions.hold_for(deletion.version, deletion.changed_at):
+        raise PreconditionFailed(row_id, deletion.version)
+
+
+async def _without_missing_references(
+    database: Database, resource: Resource, restoring: Restoring
+) -> Restoring:
+    """The restore with each reference to a row that does not exist set to null."""
+    values, kept = dict(restoring.values), dict(restoring.kept or {})
+    for name, exists in _references(resource):
+        for given in (values, kept):
+            referred = given.get(name)
+            if referred is not None and not await database.fetch_one(
+                exists, {"referred": referred}
+            ):
+                given[name] = None
+    return replace(restoring, values=values, kept=None if restoring.kept is None else kept)
+
+
+@cache
+def _references(resource: Resource) -> tuple[tuple[str, Statement], ...]:
+    """Each column of the resource's table that refers to another row, with the statement
+    that finds the row it names (`referred`)."""
+    return tuple(
+        (key.parent.name, Statement(select(key.column).where(key.column == bindparam("referred"))))
+        for key in sorted(resource.table.__table__.foreign_keys, key=lambda key: key.parent.name)
+    )
+
+
+def _kept_time(value: object) -> datetime | None:
+    """A time a deletion kept (as JSON, RFC 3339), or None."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _logged(resource: Resource) -> ChangeLog:
+    assert resource.changes is not None  # noqa: S101  # only a logged resource restores
+    return resource.changes
+
+
+def _reinsert(resource: Resource, fields: tuple[str, ...]) -> Any:
+    """The INSERT that brings a deleted row back under its id, at a version given."""
+    values: dict[str, Any] = {field: bindparam(f"set_{field}") for field in fields}
+    values |= {
+        "created_at": bindparam("set_created_at"),
+        "updated_at": bindparam("set_updated_at"),
+        "version": bindparam("set_version"),
+    }
+    return insert(resource.table).values(values).returning(*resource.stored)

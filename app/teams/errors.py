@@ -42,3 +42,23 @@ class InvalidTeamChanges(InvalidInput):
         _BAD_TEAM_ID,
         {"type": "string_type", "loc": ["body", "name"], "msg": "Input should be a valid string"},
     )
+
+
+class InvalidTeamHistory(InvalidInput):
+    problems = (
+        {
+            "type": "value_error",
+            "loc": ["query", "cursor"],
+            "msg": (
+                "not a cursor of this history: damaged or changed: use a cursor from a "
+                "Link header as it is"
+            ),
+        },
+    )
+
+
+class InvalidTeamRestore(InvalidInput):
+    problems = (
+        _BAD_TEAM_ID,
+        {"type": "int_type", "loc": ["body", "version"], "msg": "Input should be a valid integer"},
+    )

@@ -88,7 +88,9 @@ class Team(TeamBase, table=True):
     )
 
 
-TEAM_LOG = ChangeLog("teams", Team, public=("id", "name", "headquarters"), kept=("owner_id",))
+TEAM_LOG = ChangeLog(
+    "teams", Team, public=("id", "name", "headquarters"), kept=("owner_id", "created_at")
+)
 """A team in the change log. A change to its heroes is recorded as an update of
 `heroes`: it moves the team's version, as its answer lists them."""
 

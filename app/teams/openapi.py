@@ -3,16 +3,18 @@
 from typing import Any
 
 from app.kit.idempotency.writes import idempotent_operation
-from app.kit.openapi import ROUTER, Errors, path_id, route_docs
+from app.kit.openapi import ROUTER, Errors, history_docs, path_id, restore_docs, route_docs
 from app.teams.errors import (
     InvalidTeamChanges,
+    InvalidTeamHistory,
     InvalidTeamId,
     InvalidTeamPage,
+    InvalidTeamRestore,
     TeamNameTaken,
     TeamNotFound,
 )
 from app.teams.models import HEROES_SHOWN
-from app.teams.resource import TEAMS, TEAMS_LIST
+from app.teams.resource import TEAM_HISTORY, TEAMS, TEAMS_LIST
 
 TAG = {
     "name": "teams",
@@ -21,26 +23,37 @@ TAG = {
         '`{"id", "name", "headquarters"}`; reading one adds `"heroes"`, the first '
         f"{HEROES_SHOWN} of its heroes in id order (`GET /heroes/?team_id=` lists them all). "
         "Names are unique: a taken one is 409. Deleting a team releases its heroes: their "
-        "`team_id` becomes null, and their ETags change."
+        "`team_id` becomes null, and their ETags change. A team's history lists its "
+        "versions; restoring one brings the team back, not its heroes."
     ),
 }
 
 TeamId = path_id("team")
 
-_DOCS = route_docs(
-    TEAMS,
-    TEAMS_LIST,
-    Errors(
-        not_found=TeamNotFound,
-        invalid_id=InvalidTeamId,
-        invalid_page=InvalidTeamPage,
-        invalid_changes=InvalidTeamChanges,
-        conflicts=(TeamNameTaken,),
-    ),
+ERRORS = Errors(
+    not_found=TeamNotFound,
+    invalid_id=InvalidTeamId,
+    invalid_page=InvalidTeamPage,
+    invalid_changes=InvalidTeamChanges,
+    conflicts=(TeamNameTaken,),
 )
+_DOCS = route_docs(TEAMS, TEAMS_LIST, ERRORS)
 CREATE: dict[str, Any] = idempotent_operation(_DOCS.create)
 LIST: dict[str, Any] = _DOCS.list
 READ: dict[str, Any] = _DOCS.read
 UPDATE: dict[str, Any] = idempotent_operation(_DOCS.update)
 DELETE: dict[str, Any] = _DOCS.delete
-__all__ = ["CREATE", "DELETE", "LIST", "READ", "ROUTER", "TAG", "UPDATE", "TeamId"]
+HISTORY: dict[str, Any] = history_docs(TEAMS, TEAM_HISTORY, TeamNotFound, InvalidTeamHistory)
+RESTORE: dict[str, Any] = restore_docs(TEAMS, ERRORS, InvalidTeamRestore)
+__all__ = [
+    "CREATE",
+    "DELETE",
+    "HISTORY",
+    "LIST",
+    "READ",
+    "RESTORE",
+    "ROUTER",
+    "TAG",
+    "UPDATE",
+    "TeamId",
+]

@@ -3,6 +3,7 @@
 from collections.abc import Collection
 from typing import Any
 
+from pydantic import Field
 from sqlalchemy import bindparam, literal_column, null, select, union_all
 
 from app.db import Columns, Row
@@ -10,6 +11,7 @@ from app.db.statements import Statement
 from app.db.tables import column
 from app.heroes.models import Hero, HeroSummary
 from app.http.responses import FastJSONResponse
+from app.kit.changes.history import ChangeAnswer, History
 from app.kit.fields import Text, is_id, storable_text, text_filter
 from app.kit.listing.filters import Contains, Equal
 from app.kit.listing.parameters import ListParameters
@@ -23,6 +25,7 @@ from app.teams.models import (
     TEAM_LOG,
     StoredTeam,
     Team,
+    TeamPublic,
 )
 
 team_id, team_name = column(Team.id), column(Team.name)
@@ -79,6 +82,16 @@ TEAMS = Resource(
 )
 
 TEAMS_LIST = ListParameters(TEAMS)
+TEAM_HISTORY = History(TEAMS)
+
+
+class TeamChange(ChangeAnswer):
+    """One change in a team's history, as the docs and client generators see it."""
+
+    data: TeamPublic = Field(
+        description="The team's public state after the change (for a delete, its last state)."
+    )
+
 
 _HEROES = (column(Hero.id), column(Hero.name), column(Hero.age))
 _FIRST_HEROES = (

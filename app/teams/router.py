@@ -3,12 +3,13 @@
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 
 from app.auth.policy import writer_of
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
+from app.kit.changes.history import NO_VERSION, RestoreRequest
 from app.kit.changes.origin import origin_of
 from app.kit.idempotency.writes import Once, respond_once
 from app.kit.listing.links import page_response
@@ -25,7 +26,15 @@ from app.teams.models import (
     TeamUpdate,
 )
 from app.teams.openapi import TeamId
-from app.teams.resource import TEAMS, TEAMS_LIST, list_body, stored_team, team_response
+from app.teams.resource import (
+    TEAM_HISTORY,
+    TEAMS,
+    TEAMS_LIST,
+    TeamChange,
+    list_body,
+    stored_team,
+    team_response,
+)
 
 router = APIRouter(prefix="/teams", tags=["teams"], route_class=StrictJSONRoute, **openapi.ROUTER)
 TeamsPage = Annotated[ListRequest, Depends(TEAMS_LIST.dependency)]
@@ -115,3 +124,39 @@ async def delete_team(
     origin = origin_of(request, writer.user_id)
     await service.delete_team(database, team_id, expected, origin=origin)
     return Deleted()
+
+
+@router.get("/{team_id}/history", response_model=list[TeamChange], **openapi.HISTORY)
+async def read_team_history(team_id: TeamId, database: DatabaseDep, request: Request) -> Response:
+    """Every recorded version of the team, oldest first, a deleted team's included: each
+    change (`heroes` among its changed fields when one of its heroes joined, left or
+    changed), the team's public state after it, when, and by whom. Paged by the `Link`
+    header's cursors, as lists are. 404 if the team never existed."""
+    listing = TEAM_HISTORY.read(request, team_id)
+    changes = await service.team_history(database, team_id, listing.query)
+    return TEAM_HISTORY.response(listing, changes)
+
+
+@router.post("/{team_id}/restore", response_model=TeamPublic, **openapi.RESTORE)
+async def restore_team(
+    team_id: TeamId,
+    database: DatabaseDep,
+    options: OptionsDep,
+    request: Request,
+    restore: Annotated[RestoreRequest, Body()] = NO_VERSION,
+) -> Response:
+    """Bring back the team as it was at `version` (from its history), as a new version;
+    a deleted team comes back under its id, without the heroes its deletion released.
+    Without a version, a deleted team's last state. 409 if its name was taken meanwhile.
+    `If-Match` as for PATCH; with `Idempotency-Key`, a retry gets the first answer again."""
+    expected = write_preconditions(
+        request, team_id, required=options.require_if_match, version_max=TEAMS.version_max
+    )
+    writer = await writer_of(request, database)
+    expected = owned_by(expected, writer.owner)
+    origin = origin_of(request, writer.user_id)
+    write = partial(
+        service.restore_team, database, team_id, restore.version, expected, origin=origin
+    )
+    once = Once(write, team_response, stored_team)
+    return await respond_once(request, options, database, once)

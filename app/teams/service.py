@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from app.db import Database
+from app.db import Database, Row
 from app.db.errors import ConstraintViolation
 from app.heroes import service as heroes
 from app.heroes.models import HeroSummary
@@ -24,7 +24,7 @@ from app.kit.listing.query import ListQuery
 from app.kit.rows import Expected
 from app.teams.errors import TeamNameTaken, TeamNotFound
 from app.teams.models import StoredTeam, TeamCreate, TeamSummary, TeamUpdate
-from app.teams.resource import TEAMS, WITH_HEROES, by_ids, with_heroes
+from app.teams.resource import TEAM_HISTORY, TEAMS, WITH_HEROES, by_ids, with_heroes
 
 _UNIQUE_NAME = "uq_team_name"
 
@@ -104,6 +104,30 @@ async def delete_team(
 ) -> None:
     release = heroes.release_from_team(team_id)
     await rows.delete_row(database, TEAMS, team_id, expected, release, origin=origin)
+
+
+async def team_history(database: Database, team_id: int, query: ListQuery) -> list[Row]:
+    """A page of the team's recorded changes, oldest first (TeamNotFound if it has none
+    and does not exist)."""
+    return await TEAM_HISTORY.page(database, team_id, query)
+
+
+async def restore_team(  # noqa: PLR0913  # `origin` only says who, for the change log
+    database: Database,
+    team_id: int,
+    version: int | None,
+    expected: Expected = None,
+    also: Sequence[rows.Also] = (),
+    *,
+    origin: Origin = NO_ORIGIN,
+) -> StoredTeam:
+    """Bring back the team's state at `version` (None: its last before its deletion) as
+    its next version: the team's row only (the heroes its deletion released stay as they
+    are). Its name may have been taken meanwhile: TeamNameTaken."""
+    restoring = await rows.plan_restore(database, TEAMS, team_id, version, expected)
+    with _name_must_be_free():
+        row = await rows.restore_row(database, TEAMS, restoring, also, origin=origin)
+    return StoredTeam(*row)
 
 
 @contextmanager

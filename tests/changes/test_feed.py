@@ -481,3 +481,21 @@ def test_a_position_older_than_what_is_kept_is_410_and_each_rows_last_change_sta
     kept = session.exec(select(ChangeRecord.row_id, ChangeRecord.version, ChangeRecord.op)).all()
     assert sorted(kept) == [(hero["id"], 3, "update"), (gone["id"], 2, "delete")]
     assert session.exec(select(func.count()).select_from(ChangeRecord)).one() == 2
+
+
+def test_a_restore_is_a_change_of_its_own_made_by_its_actor(
+    client: TestClient, session: Session
+) -> None:
+    user = make_user(session)
+    headers = bearer(sign_in(client, user.username))
+    hero = client.post("/heroes/", json={"name": "Back", "secret_name": SECRET}).json()
+    client.delete(f"/heroes/{hero['id']}")
+    since = position_now(client)
+
+    restored = client.post(f"/heroes/{hero['id']}/restore", headers=headers)
+
+    assert restored.status_code == 200
+    changes, _ = follow(client, since)
+    assert [(c["op"], c["version"], c["actor"]) for c in changes] == [("restore", 3, user.id)]
+    assert changes[0]["data"] == {"id": hero["id"], "name": "Back", "age": None, "team_id": None}
+    assert SECRET not in client.get("/changes", params={"since": since}).text

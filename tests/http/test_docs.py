@@ -49,6 +49,10 @@ OPERATIONS = {
     ("get", "/teams/{team_id}"): "read_team",
     ("patch", "/teams/{team_id}"): "update_team",
     ("delete", "/teams/{team_id}"): "delete_team",
+    ("get", "/heroes/{hero_id}/history"): "read_hero_history",
+    ("post", "/heroes/{hero_id}/restore"): "restore_hero",
+    ("get", "/teams/{team_id}/history"): "read_team_history",
+    ("post", "/teams/{team_id}/restore"): "restore_team",
 }
 OPERATIONS_ROUTES = {
     ("get", "/healthz"): "healthz",
@@ -78,6 +82,10 @@ ERRORS = {
     "read_team": {"401", "404", "422", "503"},
     "update_team": {"400", "401", "403", "404", "408", "409", "412", "413", "422", "428", "503"},
     "delete_team": {"401", "403", "404", "412", "422", "428", "503"},
+    "read_hero_history": {"401", "404", "414", "422", "503"},
+    "restore_hero": {"400", "401", "403", "404", "408", "409", "412", "413", "422", "428", "503"},
+    "read_team_history": {"401", "404", "414", "422", "503"},
+    "restore_team": {"400", "401", "403", "404", "408", "409", "412", "413", "422", "428", "503"},
 }
 
 
@@ -299,6 +307,10 @@ INVALID_REQUESTS = {
     "update_team": ("PATCH", "/teams/abc", {"name": None}),
     "delete_team": ("DELETE", "/teams/abc", None),
     "read_changes": ("GET", "/changes?since=x", None),
+    "read_hero_history": ("GET", "/heroes/1/history?cursor=abc", None),
+    "restore_hero": ("POST", "/heroes/abc/restore", {"version": "2"}),
+    "read_team_history": ("GET", "/teams/1/history?cursor=abc", None),
+    "restore_team": ("POST", "/teams/abc/restore", {"version": "2"}),
 }
 
 
@@ -320,7 +332,13 @@ def test_each_422_example_is_what_the_service_answers(
 
 
 def test_the_404_example_is_what_the_service_answers(openapi: dict[str, Any]) -> None:
-    for operation_id in ("read_hero", "update_hero", "delete_hero"):
+    for operation_id in (
+        "read_hero",
+        "update_hero",
+        "delete_hero",
+        "read_hero_history",
+        "restore_hero",
+    ):
         declared = dict(operations(openapi))[operation_id]["responses"]["404"]
         assert declared["content"]["application/json"]["example"] == {"detail": "Hero not found"}
 
