@@ -10,6 +10,7 @@ from app.heroes.errors import (
     InvalidPage,
 )
 from app.heroes.resource import HEROES, HEROES_LIST, READ_PARAMETERS
+from app.kit.batch.answers import batch_route
 from app.kit.idempotency.writes import idempotent_operation
 from app.kit.openapi import ROUTER, Errors, path_id, route_docs
 
@@ -35,4 +36,5 @@ LIST: dict[str, Any] = _DOCS.list
 READ: dict[str, Any] = _DOCS.read
 UPDATE: dict[str, Any] = idempotent_operation(_DOCS.update)
 DELETE: dict[str, Any] = _DOCS.delete
-__all__ = ["CREATE", "DELETE", "LIST", "READ", "ROUTER", "TAG", "UPDATE", "HeroId"]
+BATCH: dict[str, Any] = idempotent_operation(batch_route("hero", "heroes"))
+__all__ = ["BATCH", "CREATE", "DELETE", "LIST", "READ", "ROUTER", "TAG", "UPDATE", "HeroId"]

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from app.auth.policy import writer_of
 from app.db import Database
 from app.heroes import openapi, service
-from app.heroes.models import HeroCreate, HeroPublic, HeroUpdate, StoredHero
+from app.heroes.models import HeroBatch, HeroCreate, HeroPublic, HeroUpdate, StoredHero
 from app.heroes.openapi import HeroId
 from app.heroes.resource import (
     HEROES,
@@ -27,6 +27,8 @@ from app.heroes.resource import (
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
+from app.kit.batch.answers import BatchResults, respond_batch
+from app.kit.batch.items import Author
 from app.kit.idempotency.writes import Once, respond_once
 from app.kit.listing.links import page_response
 from app.kit.listing.parameters import ListRequest
@@ -81,7 +83,7 @@ async def list_heroes(listing: HeroesPage, database: DatabaseDep) -> FastJSONRes
     )
 
 
-@router.get("/{hero_id}", response_model=HeroPublic, **openapi.READ)
+@router.get("/{hero_id:row_id}", response_model=HeroPublic, **openapi.READ)
 async def read_hero(hero_id: HeroId, database: DatabaseDep, request: Request) -> Response:
     """The hero with this id, or 404 if there is none, with its `ETag` and `Last-Modified`;
     `fields` adds its team's id and its timestamps to the body, `expand=team` its team
@@ -97,7 +99,7 @@ async def read_hero(hero_id: HeroId, database: DatabaseDep, request: Request) ->
     return hero_response(hero, shape.extra, team=team)
 
 
-@router.patch("/{hero_id}", response_model=HeroPublic, **openapi.UPDATE)
+@router.patch("/{hero_id:row_id}", response_model=HeroPublic, **openapi.UPDATE)
 async def update_hero(
     hero_id: HeroId,
     changes: HeroUpdate,
@@ -121,7 +123,7 @@ async def update_hero(
     return await respond_once(request, options, database, once)
 
 
-@router.delete("/{hero_id}", **openapi.DELETE)
+@router.delete("/{hero_id:row_id}", **openapi.DELETE)
 async def delete_hero(
     hero_id: HeroId,
     database: DatabaseDep,
@@ -136,6 +138,23 @@ async def delete_hero(
     expected = owned_by(expected, (await writer_of(request, database)).owner)
     await service.delete_hero(database, hero_id, expected)
     return Deleted()
+
+
+@router.post("/batch", response_model=BatchResults, **openapi.BATCH)
+async def write_heroes(
+    batch: HeroBatch, database: DatabaseDep, options: OptionsDep, request: Request
+) -> Response:
+    """Create and change up to 1,000 heroes in one request: an item without `id` is
+    created (HeroCreate's fields), an item with `id` changes that hero (HeroUpdate's
+    fields), only if it is still at `version` when one is sent.
+
+    `atomic` (the default): all items are written or none; an answer other than 200 names
+    each item that failed by its index. `atomic: false`: each item is written or refused on
+    its own, and `results` says which, in order. One `Idempotency-Key` covers the batch."""
+    writer = await writer_of(request, database)
+    author = Author(writer.user_id, writer.owner, options.require_if_match)
+    write = partial(service.write_heroes, database, batch, author)
+    return await respond_batch(request, options, database, batch, write)
 
 
 async def _team_of(database: Database, team_id: int | None) -> ExpandedTeam:

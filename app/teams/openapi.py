@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from app.kit.batch.answers import batch_route
 from app.kit.idempotency.writes import idempotent_operation
 from app.kit.openapi import ROUTER, Errors, path_id, route_docs
 from app.teams.errors import (
@@ -43,4 +44,5 @@ LIST: dict[str, Any] = _DOCS.list
 READ: dict[str, Any] = _DOCS.read
 UPDATE: dict[str, Any] = idempotent_operation(_DOCS.update)
 DELETE: dict[str, Any] = _DOCS.delete
-__all__ = ["CREATE", "DELETE", "LIST", "READ", "ROUTER", "TAG", "UPDATE", "TeamId"]
+BATCH: dict[str, Any] = idempotent_operation(batch_route("team", "teams"))
+__all__ = ["BATCH", "CREATE", "DELETE", "LIST", "READ", "ROUTER", "TAG", "UPDATE", "TeamId"]

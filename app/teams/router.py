@@ -9,6 +9,8 @@ from app.auth.policy import writer_of
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
+from app.kit.batch.answers import BatchResults, respond_batch
+from app.kit.batch.items import Author
 from app.kit.idempotency.writes import Once, respond_once
 from app.kit.listing.links import page_response
 from app.kit.listing.parameters import ListRequest
@@ -18,6 +20,7 @@ from app.kit.validators import is_current, not_modified, write_preconditions
 from app.teams import openapi, service
 from app.teams.models import (
     StoredTeam,
+    TeamBatch,
     TeamCreate,
     TeamPublic,
     TeamPublicWithHeroes,
@@ -58,7 +61,7 @@ async def list_teams(listing: TeamsPage, database: DatabaseDep) -> FastJSONRespo
 
 
 @router.get(
-    "/{team_id}",
+    "/{team_id:row_id}",
     response_model=TeamPublicWithHeroes,
     **openapi.READ,
 )
@@ -73,7 +76,7 @@ async def read_team(team_id: TeamId, database: DatabaseDep, request: Request) ->
     return team_response(found.team, found.heroes)
 
 
-@router.patch("/{team_id}", response_model=TeamPublic, **openapi.UPDATE)
+@router.patch("/{team_id:row_id}", response_model=TeamPublic, **openapi.UPDATE)
 async def update_team(
     team_id: TeamId,
     changes: TeamUpdate,
@@ -93,7 +96,7 @@ async def update_team(
     return await respond_once(request, options, database, once)
 
 
-@router.delete("/{team_id}", **openapi.DELETE)
+@router.delete("/{team_id:row_id}", **openapi.DELETE)
 async def delete_team(
     team_id: TeamId,
     database: DatabaseDep,
@@ -109,3 +112,16 @@ async def delete_team(
     expected = owned_by(expected, (await writer_of(request, database)).owner)
     await service.delete_team(database, team_id, expected)
     return Deleted()
+
+
+@router.post("/batch", response_model=BatchResults, **openapi.BATCH)
+async def write_teams(
+    batch: TeamBatch, database: DatabaseDep, options: OptionsDep, request: Request
+) -> Response:
+    """Create and change up to 1,000 teams in one request, as heroes' batch does: an item
+    without `id` is created, one with `id` changes that team (only if still at `version`
+    when one is sent). A taken name refuses its item with 409."""
+    writer = await writer_of(request, database)
+    author = Author(writer.user_id, writer.owner, options.require_if_match)
+    write = partial(service.write_teams, database, batch, author)
+    return await respond_batch(request, options, database, batch, write)
