@@ -27,7 +27,7 @@ from app.heroes.resource import (
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
-from app.kit.batch.answers import BatchResults, respond_batch
+from app.kit.batch.answers import BatchResults, request_origin, respond_batch
 from app.kit.batch.items import Author
 from app.kit.idempotency.writes import Once, respond_once
 from app.kit.listing.links import page_response
@@ -153,7 +153,8 @@ async def write_heroes(
     its own, and `results` says which, in order. One `Idempotency-Key` covers the batch."""
     writer = await writer_of(request, database)
     author = Author(writer.user_id, writer.owner, options.require_if_match)
-    write = partial(service.write_heroes, database, batch, author)
+    origin = request_origin(request, writer.user_id)
+    write = partial(service.write_heroes, database, batch, author, origin=origin)
     return await respond_batch(request, options, database, batch, write)
 
 

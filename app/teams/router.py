@@ -9,7 +9,7 @@ from app.auth.policy import writer_of
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
-from app.kit.batch.answers import BatchResults, respond_batch
+from app.kit.batch.answers import BatchResults, request_origin, respond_batch
 from app.kit.batch.items import Author
 from app.kit.idempotency.writes import Once, respond_once
 from app.kit.listing.links import page_response
@@ -123,5 +123,6 @@ async def write_teams(
     when one is sent). A taken name refuses its item with 409."""
     writer = await writer_of(request, database)
     author = Author(writer.user_id, writer.owner, options.require_if_match)
-    write = partial(service.write_teams, database, batch, author)
+    origin = request_origin(request, writer.user_id)
+    write = partial(service.write_teams, database, batch, author, origin=origin)
     return await respond_batch(request, options, database, batch, write)

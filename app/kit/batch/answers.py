@@ -41,8 +41,12 @@ from app.http.errors import (
 from app.http.responses import ANSWER_CONFIG, FastJSONResponse
 from app.kit.batch.items import Failed, InvalidItem, VersionRequired
 from app.kit.batch.writes import Outcome, Written
+from app.kit.changes.log import Origin
+from app.kit.idempotency.errors import InvalidIdempotencyKey
+from app.kit.idempotency.keys import idempotency_key
 from app.kit.idempotency.writes import Once, respond_once
 from app.kit.rows import Also
+from app.observability.context import REQUEST_ID
 
 
 class ItemWritten(BaseModel):
@@ -104,6 +108,16 @@ async def respond_batch(
         refused = [Failed(item) if isinstance(item, InvalidItem) else None for item in batch.items]
         return batch_response(Outcome(tuple(refused), kept=False))
     return await respond_once(request, options, database, Once(write, batch_response, _outcome))
+
+
+def request_origin(request: Request, actor: int | None) -> Origin:
+    """Who writes, in which request, under which Idempotency-Key (an invalid one is
+    refused by `respond_batch`, 400): recorded with each of the batch's changes."""
+    try:
+        key = idempotency_key(request)
+    except InvalidIdempotencyKey:
+        key = None
+    return Origin(actor, REQUEST_ID.get(), key)
 
 
 def _outcome(row: Row) -> Outcome:
