@@ -31,7 +31,8 @@ def batch(client: TestClient, items: list[Any], **body: Any) -> httpx.Response:
     return client.post(URL, json={"items": items, **body})
 
 
-def written(row_id: int, version: int) -> dict[str, Any]:
+def written(row_id: int | None, version: int) -> dict[str, Any]:
+    assert row_id is not None, "a written row has an id"
     return {"status": 200, "id": row_id, "version": version, "etag": f'"{row_id}.{version}"'}
 
 
@@ -76,7 +77,7 @@ def test_an_atomic_batch_creates_and_changes_every_item_and_answers_each_in_orde
     assert response.status_code == 200, response.text
     created = [row.id for row in heroes_stored(session) if row.id != hero.id]
     assert response.json() == {
-        "results": [written(created[0], 1), written(hero.id or 0, 2), written(created[1], 1)]
+        "results": [written(created[0], 1), written(hero.id, 2), written(created[1], 1)]
     }
     stored = {row.name: row for row in heroes_stored(session)}
     assert (stored["Rusty-Man"].age, stored["Rusty-Man"].version) == (49, 2)
@@ -208,7 +209,7 @@ def test_a_non_atomic_batch_writes_what_it_can_and_answers_each_item_in_order(
     results = response.json()["results"]
     ids = {row.name: row.id for row in heroes_stored(session)}
     assert results[0] == written(ids["Deadpond"], 1)
-    assert results[1] == written(hero.id or 0, 2)
+    assert results[1] == written(hero.id, 2)
     assert results[2] == {"status": 412, "detail": MOVED, "etag": f'"{hero.id}.2"'}
     assert results[3] == {"status": 404, "detail": "Hero not found"}
     assert results[4]["status"] == 422
@@ -226,7 +227,7 @@ def test_a_non_atomic_batch_writes_what_it_can_and_answers_each_item_in_order(
             }
         ],
     }
-    assert results[6] == written(hero.id or 0, 2)
+    assert results[6] == written(hero.id, 2)
     assert results[7]["status"] == 422
     assert results[7]["detail"][0]["loc"] == ["body", "items", 7]
     assert results[8] == written(ids["Last"], 1)
@@ -345,7 +346,7 @@ def test_under_owner_policy_a_batch_creates_the_callers_heroes_and_changes_only_
     as_admin = bearer(sign_in(client, "root"))
     admin = client.post(URL, json={"items": [{"id": bobs, "age": 4}]}, headers=as_admin)
     assert admin.status_code == 200
-    recorded = {(c.row_id, c.version): c.actor for c in changes(session)}
+    recorded: dict[Any, int | None] = {(c.row_id, c.version): c.actor for c in changes(session)}
     assert recorded[(bobs, 1)] == _bob.id
     assert recorded[(alices.id, 2)] == alice.id
 
@@ -363,7 +364,7 @@ def test_with_require_if_match_a_change_without_its_version_is_428(
     assert refused.status_code == 428
     assert refused.json()["detail"][0]["loc"] == ["body", "items", 0, "version"]
     assert [result["status"] for result in mixed.json()["results"]] == [428, 200]
-    assert kept.json() == {"results": [written(hero.id or 0, 2)]}
+    assert kept.json() == {"results": [written(hero.id, 2)]}
 
 
 def test_a_hero_changed_twice_in_one_batch_moves_one_version_each_time(
@@ -379,7 +380,7 @@ def test_a_hero_changed_twice_in_one_batch_moves_one_version_each_time(
         ],
     )
 
-    assert response.json() == {"results": [written(hero.id or 0, 2), written(hero.id or 0, 3)]}
+    assert response.json() == {"results": [written(hero.id, 2), written(hero.id, 3)]}
     assert [(c.version, json.loads(c.changed)) for c in changes(session)] == [
         (2, ["name"]),
         (3, ["age"]),
