@@ -24,8 +24,9 @@ What decides an item's fate is the database's:
   a non-atomic one keeps every item that was written, in the same transaction.
 
 A referred row is locked before the rows that refer to it are, so the batch first reads,
-without a lock, which rows the changed ones refer to. If one of them moved meanwhile (a
-hero changed team between the read and its lock), the batch runs again from the start.
+without a lock, which rows the changed ones refer to. If one of them moved meanwhile to a
+row the batch did not lock (a hero changed team between the read and its lock), the batch
+runs again from the start; a move among the rows it locked needs nothing more.
 """
 
 from collections.abc import Callable, Sequence
@@ -301,11 +302,12 @@ class _Run:
         return self._referred
 
     def _unmoved(self, results: Results) -> None:
+        """Each changed row refers to a row locked for it (or to none)."""
         assert self.reference is not None  # noqa: S101  # planned only with references
-        read = {row[0]: row[1] for row in results[self.read_at]}
-        for place, row_id in enumerate(self.changed_ids):
+        referred = set(self._referred_rows(results))
+        for place in range(len(self.changed_ids)):
             locked = results[self.locked_at + place]
-            if locked is not None and read.get(row_id, -1) != locked[self.reference]:
+            if locked is not None and locked[self.reference] not in referred | {None}:
                 raise _Moved(self.locked_at + place, results)
 
     # --- the items ------------------------------------------------------------------------
