@@ -138,7 +138,8 @@ class StaleFirstRead(HeldDatabase):
     def __init__(self, inner: Database, hero: int, team: int) -> None:
         super().__init__(inner)
         self.waiting.set()
-        self.stale = Step.rows(Statement(core_select(*(literal(hero), literal(team)))), {})
+        columns: list[Any] = [literal(hero), literal(team)]
+        self.stale = Step.rows(Statement(core_select(*columns)), {})
         self.transactions = 0
 
     async def transaction(self, steps: Sequence[Step]) -> list[Any]:
