@@ -49,6 +49,8 @@ OPERATIONS = {
     ("get", "/teams/{team_id}"): "read_team",
     ("patch", "/teams/{team_id}"): "update_team",
     ("delete", "/teams/{team_id}"): "delete_team",
+    ("post", "/heroes/batch"): "write_heroes",
+    ("post", "/teams/batch"): "write_teams",
 }
 OPERATIONS_ROUTES = {
     ("get", "/healthz"): "healthz",
@@ -77,6 +79,8 @@ ERRORS = {
     "read_team": {"401", "404", "422", "503"},
     "update_team": {"400", "401", "403", "404", "408", "409", "412", "413", "422", "428", "503"},
     "delete_team": {"401", "403", "404", "412", "422", "428", "503"},
+    "write_heroes": {"400", "401", "403", "408", "409", "412", "413", "422", "428", "503"},
+    "write_teams": {"400", "401", "403", "408", "409", "412", "413", "422", "428", "503"},
 }
 
 
@@ -294,6 +298,8 @@ INVALID_REQUESTS = {
     "read_team": ("GET", "/teams/abc", None),
     "update_team": ("PATCH", "/teams/abc", {"name": None}),
     "delete_team": ("DELETE", "/teams/abc", None),
+    "write_heroes": ("POST", "/heroes/batch", {"items": [{"name": "", "secret_name": "x"}]}),
+    "write_teams": ("POST", "/teams/batch", {"items": [{"name": "", "headquarters": "x"}]}),
 }
 
 
