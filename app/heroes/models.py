@@ -204,6 +204,20 @@ class HeroBatchChange(HeroUpdate):
 class HeroBatch(BatchBody):
     """`POST /heroes/batch`: heroes to create and heroes to change, in one request."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "atomic": True,
+                    "items": [
+                        {"name": "Deadpond", "secret_name": "Dive Wilson"},
+                        {"id": 1, "version": 1, "age": 29},
+                    ],
+                }
+            ]
+        }
+    )
+
     items: list[
         Annotated[HeroCreate | HeroBatchChange, batch_item(HeroCreate, HeroBatchChange)]
     ] = items_field("hero")

@@ -176,6 +176,20 @@ class TeamBatchChange(TeamUpdate):
 class TeamBatch(BatchBody):
     """`POST /teams/batch`: teams to create and teams to change, in one request."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "atomic": True,
+                    "items": [
+                        {"name": "Preventers", "headquarters": "Sharp Tower"},
+                        {"id": 1, "version": 1, "headquarters": "Sister Margaret's Bar"},
+                    ],
+                }
+            ]
+        }
+    )
+
     items: list[
         Annotated[TeamCreate | TeamBatchChange, batch_item(TeamCreate, TeamBatchChange)]
     ] = items_field("team")
