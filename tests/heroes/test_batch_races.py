@@ -49,22 +49,27 @@ def batch_call(service: httpx.Client, items: list[dict[str, Any]], request_id: s
 def calls_of_a_round(
     service: httpx.Client, teams: list[int], heroes: list[int], doomed: int, number: int
 ) -> list[Call]:
-    """Four batches moving the same heroes in different orders (and creating some), single
-    PATCHes and POSTs on them, a team's own change, and (first round) the deletion of the
-    team whose heroes the batches move out."""
+    """Four batches moving half the heroes between the teams, each in another order, and
+    changing the other half where they are; single PATCHes moving that other half, POSTs
+    joining the teams, a team's own change, and (first round) the deletion of a team whose
+    heroes the batches move out. (A hero that batches and single PATCHes both keep moving
+    can make a PATCH's three attempts all find it moved: a 503 worth a retry, as between
+    single PATCHes, and no deadlock.)"""
+    moved, kept = heroes[::2], heroes[1::2]
     calls: list[Call] = []
     for order in range(4):
-        ordered = heroes[order:] + heroes[:order]
+        ordered = moved[order:] + moved[:order]
         if order % 2:
             ordered.reverse()
         items: list[dict[str, Any]] = [
             {"id": hero, "team_id": teams[(place + order) % 2], "age": order}
             for place, hero in enumerate(ordered)
         ]
+        items += [{"id": hero, "age": order} for hero in reversed(kept)]
         items.append({"name": f"Batch {number}.{order}", "secret_name": "s", "team_id": teams[0]})
         calls.append(batch_call(service, items, f"batch-{number}-{order}"))
-    for place, hero in enumerate(heroes[:6]):
-        body = {"team_id": teams[place % 2], "name": f"Single {number}.{place}"}
+    for place, hero in enumerate(kept):
+        body = {"team_id": teams[(place + number) % 2], "name": f"Single {number}.{place}"}
         calls.append(partial(service.patch, f"/heroes/{hero}", json=body))
     for team in teams:
         joiner = {"name": f"Joiner {number}", "secret_name": "s", "team_id": team}
