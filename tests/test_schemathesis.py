@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.service_process import REPO_ROOT
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
@@ -19,6 +21,9 @@ HOOKS = {"SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks", "PYTHONPATH": str(REP
 EXAMPLES = 40  # per operation and phase: about 2,000 requests, a few seconds
 
 
+# As long as the run itself may take: on MariaDB it outgrew the suite's 120 s once the
+# batch routes came (about 125 s: their 1,000-item bodies, and the schema checks of answers).
+@pytest.mark.timeout(300)
 def test_schemathesis_finds_no_failure(live_server: str, tmp_path: Path) -> None:
     command = [str(SCHEMATHESIS), "--config-file", str(CONFIG), "--no-color", "run"]
     command += [f"{live_server}/openapi.json", "--checks", "all"]
@@ -37,4 +42,4 @@ def test_schemathesis_finds_no_failure(live_server: str, tmp_path: Path) -> None
 
     report = result.stdout[-6000:] + result.stderr[-2000:]
     assert result.returncode == 0, report
-    assert "Tested: 27" in result.stdout, report  # every operation was exercised
+    assert "Tested: 29" in result.stdout, report  # every operation was exercised

@@ -56,6 +56,10 @@ class Step:
     """For an UPDATE that returns its row: that row as `reread` selects it (see
     `Database.update_returning`)."""
     required: bool = False
+    refusable: bool = False
+    """A write a unique or foreign-key constraint may refuse without ending the
+    transaction: it runs under a savepoint of its own, and when a constraint refuses it,
+    only it is undone and its result is that `ConstraintViolation` (a batch's item)."""
 
     @classmethod
     def count(cls, statement: Statement, params: StepParams, *, required: bool = False) -> "Step":

@@ -167,6 +167,21 @@ async def _run_steps(
 
 
 async def _step_result(dialect: Dialect, step: Step, params: Any, connection: Connection) -> Any:
+    if not step.refusable:
+        return await _plain_step_result(dialect, step, params, connection)
+    try:
+        async with connection.transaction():  # a savepoint: rolled back to on an error
+            return await _plain_step_result(dialect, step, params, connection)
+    except psycopg.errors.IntegrityError as error:
+        violation = constraint_violation(error)
+        if violation is None:
+            raise
+        return violation
+
+
+async def _plain_step_result(
+    dialect: Dialect, step: Step, params: Any, connection: Connection
+) -> Any:
     statement = step.statement if step.reread is None else step.statement.returning(step.reread)
     compiled = statement.compiled(dialect)
     if step.returns == "many":

@@ -277,6 +277,24 @@ def _run_steps(
 def _step_result(
     dialect: Dialect, step: Step, params: Any, *, connection: sqlite3.Connection
 ) -> Any:
+    if not step.refusable:
+        return _plain_step_result(dialect, step, params, connection)
+    connection.execute("SAVEPOINT refusable")
+    try:
+        result = _plain_step_result(dialect, step, params, connection)
+    except sqlite3.IntegrityError as error:
+        violation = constraint_violation(error)
+        if violation is None:
+            raise
+        connection.execute("ROLLBACK TO refusable")
+        result = violation
+    connection.execute("RELEASE refusable")
+    return result
+
+
+def _plain_step_result(
+    dialect: Dialect, step: Step, params: Any, connection: sqlite3.Connection
+) -> Any:
     statement = step.statement if step.reread is None else step.statement.returning(step.reread)
     compiled = statement.compiled(dialect)
     if step.returns == "many":

@@ -44,6 +44,21 @@ class _Transaction:
         connection = self._session.connection(execution_options=self._options)
         return connection.execute(statement.sql, list(params)).rowcount
 
+    def refusable(self, run: Callable[[], Any]) -> Any:
+        """`run`'s result, or the ConstraintViolation that refused it, undone alone (under
+        a savepoint) while the transaction goes on."""
+        savepoint = self._session.begin_nested()
+        try:
+            result = run()
+        except sa_exc.IntegrityError as error:
+            savepoint.rollback()
+            violation = constraint_violation(error)
+            if violation is None:
+                raise
+            return violation
+        savepoint.commit()
+        return result
+
     def first(self, statement: Statement, params: Params) -> Row | None:
         row = self.execute(statement, params).first()
         return None if row is None else tuple(row)
@@ -154,6 +169,12 @@ class _Deadlock(Exception):
 
 
 def _step_result(tx: _Transaction, step: Step, params: Any) -> Any:
+    if step.refusable:
+        return tx.refusable(partial(_plain_step_result, tx, step, params))
+    return _plain_step_result(tx, step, params)
+
+
+def _plain_step_result(tx: _Transaction, step: Step, params: Any) -> Any:
     if step.reread is not None:
         return _update_returning(tx, step.statement, step.reread, params)
     if step.returns == "many":

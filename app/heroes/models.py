@@ -1,4 +1,5 @@
-"""The hero model family: HeroBase, Hero (table), HeroCreate, HeroPublic, HeroUpdate.
+"""The hero model family: HeroBase, Hero (table), HeroCreate, HeroPublic, HeroUpdate, and
+a batch of them (HeroBatch: creates and HeroBatchChanges).
 
 Requests are validated by the non-table models only; the table model is built from them.
 Every bound is declared here, so that nothing the API accepts can overflow a column.
@@ -21,6 +22,7 @@ from app.db.tables import (
     version_field,
 )
 from app.http.responses import ANSWER_CONFIG
+from app.kit.batch.items import BatchBody, ExpectedVersion, batch_item, items_field
 from app.kit.changes.log import ChangeLog
 from app.kit.fields import ID_MAX, RowId, Text, json_integer
 from app.users.models import owner_field
@@ -192,3 +194,41 @@ class HeroUpdate(SQLModel):
             "not exist is 422 (`missing_reference` at `team_id`)."
         ),
     )
+
+
+class HeroBatchChange(HeroUpdate):
+    """A batch item that changes the hero with this `id`: HeroUpdate's fields, and the
+    version it expects the hero at, if any."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": 1, "version": 1, "age": 29}]})
+
+    id: RowId = Field(description="The hero to change.")
+    version: ExpectedVersion | None = Field(
+        default=None,
+        description=(
+            'The version the hero must still be at (its ETag `"<id>.<version>"` names it), '
+            "as If-Match on a PATCH; otherwise this item is refused with 412."
+        ),
+    )
+
+
+class HeroBatch(BatchBody):
+    """`POST /heroes/batch`: heroes to create and heroes to change, in one request."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "atomic": True,
+                    "items": [
+                        {"name": "Deadpond", "secret_name": "Dive Wilson"},
+                        {"id": 1, "version": 1, "age": 29},
+                    ],
+                }
+            ]
+        }
+    )
+
+    items: list[
+        Annotated[HeroCreate | HeroBatchChange, batch_item(HeroCreate, HeroBatchChange)]
+    ] = items_field("hero")

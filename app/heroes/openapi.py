@@ -12,6 +12,7 @@ from app.heroes.errors import (
     InvalidPage,
 )
 from app.heroes.resource import HERO_HISTORY, HEROES, HEROES_LIST, READ_PARAMETERS
+from app.kit.batch.answers import batch_route
 from app.kit.idempotency.writes import idempotent_operation
 from app.kit.openapi import ROUTER, Errors, history_docs, path_id, restore_docs, route_docs
 
@@ -40,7 +41,9 @@ UPDATE: dict[str, Any] = idempotent_operation(_DOCS.update)
 DELETE: dict[str, Any] = _DOCS.delete
 HISTORY: dict[str, Any] = history_docs(HEROES, HERO_HISTORY, HeroNotFound, InvalidHeroHistory)
 RESTORE: dict[str, Any] = restore_docs(HEROES, ERRORS, InvalidHeroRestore)
+BATCH: dict[str, Any] = idempotent_operation(batch_route("hero", "heroes"))
 __all__ = [
+    "BATCH",
     "CREATE",
     "DELETE",
     "HISTORY",

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from app.auth.policy import writer_of
 from app.db import Database
 from app.heroes import openapi, service
-from app.heroes.models import HeroCreate, HeroPublic, HeroUpdate, StoredHero
+from app.heroes.models import HeroBatch, HeroCreate, HeroPublic, HeroUpdate, StoredHero
 from app.heroes.openapi import HeroId
 from app.heroes.resource import (
     HERO_HISTORY,
@@ -29,6 +29,8 @@ from app.heroes.resource import (
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
+from app.kit.batch.answers import BatchResults, respond_batch
+from app.kit.batch.items import Author
 from app.kit.changes.history import NO_VERSION, RestoreRequest
 from app.kit.changes.origin import origin_of
 from app.kit.idempotency.writes import Once, respond_once
@@ -86,7 +88,7 @@ async def list_heroes(listing: HeroesPage, database: DatabaseDep) -> FastJSONRes
     )
 
 
-@router.get("/{hero_id}", response_model=HeroPublic, **openapi.READ)
+@router.get("/{hero_id:row_id}", response_model=HeroPublic, **openapi.READ)
 async def read_hero(hero_id: HeroId, database: DatabaseDep, request: Request) -> Response:
     """The hero with this id, or 404 if there is none, with its `ETag` and `Last-Modified`;
     `fields` adds its team's id and its timestamps to the body, `expand=team` its team
@@ -102,7 +104,7 @@ async def read_hero(hero_id: HeroId, database: DatabaseDep, request: Request) ->
     return hero_response(hero, shape.extra, team=team)
 
 
-@router.patch("/{hero_id}", response_model=HeroPublic, **openapi.UPDATE)
+@router.patch("/{hero_id:row_id}", response_model=HeroPublic, **openapi.UPDATE)
 async def update_hero(
     hero_id: HeroId,
     changes: HeroUpdate,
@@ -128,7 +130,7 @@ async def update_hero(
     return await respond_once(request, options, database, once)
 
 
-@router.delete("/{hero_id}", **openapi.DELETE)
+@router.delete("/{hero_id:row_id}", **openapi.DELETE)
 async def delete_hero(
     hero_id: HeroId,
     database: DatabaseDep,
@@ -183,6 +185,24 @@ async def restore_hero(
     )
     once = Once(write, hero_response, stored_hero)
     return await respond_once(request, options, database, once)
+
+
+@router.post("/batch", response_model=BatchResults, **openapi.BATCH)
+async def write_heroes(
+    batch: HeroBatch, database: DatabaseDep, options: OptionsDep, request: Request
+) -> Response:
+    """Create and change up to 1,000 heroes in one request: an item without `id` is
+    created (HeroCreate's fields), an item with `id` changes that hero (HeroUpdate's
+    fields), only if it is still at `version` when one is sent.
+
+    `atomic` (the default): all items are written or none; an answer other than 200 names
+    each item that failed by its index. `atomic: false`: each item is written or refused on
+    its own, and `results` says which, in order. One `Idempotency-Key` covers the batch."""
+    writer = await writer_of(request, database)
+    author = Author(writer.user_id, writer.owner, options.require_if_match)
+    origin = origin_of(request, writer.user_id)
+    write = partial(service.write_heroes, database, batch, author, origin=origin)
+    return await respond_batch(request, options, database, batch, write)
 
 
 async def _team_of(database: Database, team_id: int | None) -> ExpandedTeam:

@@ -21,9 +21,19 @@ from app.db.errors import ConstraintViolation
 from app.db.statements import Statement
 from app.db.tables import utc_now
 from app.heroes.errors import HeroTeamNotFound
-from app.heroes.models import HERO_LOG, Hero, HeroCreate, HeroUpdate, StoredHero
+from app.heroes.models import (
+    HERO_LOG,
+    Hero,
+    HeroBatch,
+    HeroBatchChange,
+    HeroCreate,
+    HeroUpdate,
+    StoredHero,
+)
 from app.heroes.resource import HERO_HISTORY, HEROES, TEAM_PLACE, hero_team_id
 from app.kit import rows
+from app.kit.batch.items import Author, read_items
+from app.kit.batch.writes import BatchWrites, Outcome, Touches, write_batch
 from app.kit.changes.log import NO_ORIGIN, Origin
 from app.kit.listing.pages import Page, fetch_page
 from app.kit.listing.query import ListQuery
@@ -152,6 +162,48 @@ def release_from_team(team_id: int) -> tuple[Also, Also]:
             _MEMBERS, lambda _before, _after: params, first=True, returns="rows", records=_RELEASED
         ),
         Also(_RELEASE, lambda _before, _after: params, first=True),
+    )
+
+
+def _refusal(violation: ConstraintViolation) -> Exception:
+    """A constraint's refusal of a batch's hero: its team does not exist."""
+    if violation.kind != "foreign_key":
+        raise violation
+    return HeroTeamNotFound()
+
+
+HERO_BATCHES = BatchWrites(HEROES, _refusal, Touches(hero_team_id, TEAM_LOG, _TEAM_SHOWS))
+"""A batch touches the teams its heroes join, leave or are in when they change, once each,
+locking them first as a single write does."""
+
+
+async def write_heroes(
+    database: Database,
+    batch: HeroBatch,
+    author: Author,
+    also: Sequence[Also] = (),
+    *,
+    origin: Origin = NO_ORIGIN,
+) -> Outcome:
+    """Create and change heroes in one transaction (app/kit/batch/writes.py): each create
+    as `create_hero`, each change as `update_hero`, their teams touched once each."""
+
+    def new_values(data: HeroCreate) -> dict[str, Any]:
+        values = data.model_dump(include={"name", "secret_name", "age", "team_id"})
+        return values if author.user_id is None else values | {"owner_id": author.user_id}
+
+    def change_values(data: HeroBatchChange) -> dict[str, Any]:
+        return data.model_dump(exclude_unset=True, exclude={"id", "version"})
+
+    items = read_items(
+        batch.items,
+        author,
+        change=HeroBatchChange,
+        new_values=new_values,
+        change_values=change_values,
+    )
+    return await write_batch(
+        database, HERO_BATCHES, items, atomic=batch.atomic, also=also, origin=origin
     )
 
 

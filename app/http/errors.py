@@ -9,6 +9,7 @@ response ends up failing to render (NaN, lone surrogates) or leaking what it sho
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -274,6 +275,11 @@ async def _validation_error_handler(request: Request, error: Exception) -> SafeJ
         return error_response(MalformedBody)
     mark_error_kind(request.scope, error_kind(error))
     return SafeJSONResponse({"detail": [_describe(item) for item in errors]}, status_code=422)
+
+
+def described(errors: Iterable[Any]) -> list[dict[str, Any]]:
+    """Pydantic's errors as a 422's body lists them (a batch's invalid items too)."""
+    return [_describe(item) for item in errors]
 
 
 def _describe(item: Any) -> dict[str, Any]:

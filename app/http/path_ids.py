@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationInfo, ValidatorFunctionWrapHandler, WrapValidator
 from pydantic_core import PydanticCustomError
+from starlette.convertors import StringConvertor, register_url_convertor
 
 CANONICAL_INT_ERROR = "int_canonical"
 CANONICAL_INT_MESSAGE = (
@@ -29,3 +30,15 @@ def _canonical(value: Any, handler: ValidatorFunctionWrapHandler, _info: Validat
 
 CanonicalInt = WrapValidator(_canonical)
 """Metadata for `Annotated[int, Path(...), CanonicalInt]`."""
+
+
+class RowIdSegment(StringConvertor):
+    """A row's id as a path segment (`/{hero_id:row_id}`): any segment but the names of
+    the collection's own routes (`batch`), so that `GET /heroes/batch` is 405 with the
+    methods that path has, not a read of the hero "batch". The id is read and checked as
+    the route's parameter, as before (422 for one that is not an integer)."""
+
+    regex = "(?!batch$)[^/]+"
+
+
+register_url_convertor("row_id", RowIdSegment())

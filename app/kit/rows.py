@@ -953,3 +953,20 @@ def _reinsert(resource: Resource, fields: tuple[str, ...]) -> Any:
         "version": bindparam("set_version"),
     }
     return insert(resource.table).values(values).returning(*resource.stored)
+
+
+def insert_statement(resource: Resource, fields: tuple[str, ...]) -> Statement:
+    """The INSERT `create_row` runs to set these fields (the same cached statement), with
+    `set_<field>`, `set_created_at` and `set_updated_at` params; it returns the stored
+    columns."""
+    return STATEMENTS.get((resource.name, "insert", fields), lambda: _insert(resource, fields))
+
+
+def update_statement(resource: Resource, fields: frozenset[str], expected: Expected) -> Statement:
+    """The UPDATE `update_row` runs to set these fields on a row that meets `expected`
+    (the same cached statement), with `row_id`, `set_<field>`, `set_updated_at` and the
+    preconditions' params."""
+    shape = expected.shape() if expected else None
+    return STATEMENTS.get(
+        (resource.name, "update", fields, shape, None), lambda: _update(resource, fields, shape)
+    )

@@ -1,6 +1,7 @@
 """Per-request observation as pure ASGI: request id, one access log line, metrics."""
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 
@@ -63,7 +64,11 @@ class ObserveRequests:
                 (each for each in self.routes if each.matches(scope)[0] != Match.NONE), None
             )
         path: str = getattr(route, "path", metrics.UNMATCHED_ROUTE)
-        return path
+        # Without its segments' types (`{hero_id:row_id}`): the template as the docs name it.
+        return _SEGMENT_TYPE.sub("}", path)
+
+
+_SEGMENT_TYPE = re.compile(r":\w+}")
 
 
 def _finish(scope: Scope, route: str, status: int, seconds: float) -> None:

@@ -1,5 +1,6 @@
 """The team model family, as the SQLModel tutorial's teams chapter has it: TeamBase, Team
-(table), TeamCreate, TeamPublic, TeamUpdate, and TeamPublicWithHeroes.
+(table), TeamCreate, TeamPublic, TeamUpdate, and TeamPublicWithHeroes; and a batch of
+them (TeamBatch: creates and TeamBatchChanges).
 
 A team's heroes are read by the service in one statement of their own, never loaded
 behind its back: the ORM's relationship attributes (`Team.heroes`, `Hero.team`, for code
@@ -8,7 +9,7 @@ that uses a session) refuse to load lazily (`lazy="raise"`).
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import ConfigDict
 from sqlalchemy import UniqueConstraint
@@ -23,8 +24,9 @@ from app.db.tables import (
 )
 from app.heroes.models import HeroPublic
 from app.http.responses import ANSWER_CONFIG
+from app.kit.batch.items import BatchBody, ExpectedVersion, batch_item, items_field
 from app.kit.changes.log import ChangeLog
-from app.kit.fields import ID_MAX, Text
+from app.kit.fields import ID_MAX, RowId, Text
 from app.users.models import owner_field
 
 if TYPE_CHECKING:
@@ -153,3 +155,43 @@ class TeamUpdate(SQLModel):
         max_length=HEADQUARTERS_MAX_LENGTH,
         description="New headquarters.",
     )
+
+
+class TeamBatchChange(TeamUpdate):
+    """A batch item that changes the team with this `id`: TeamUpdate's fields, and the
+    version it expects the team at, if any."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"id": 1, "version": 1, "headquarters": "Sharp Tower"}]}
+    )
+
+    id: RowId = Field(description="The team to change.")
+    version: ExpectedVersion | None = Field(
+        default=None,
+        description=(
+            'The version the team must still be at (its ETag `"<id>.<version>"` names it), '
+            "as If-Match on a PATCH; otherwise this item is refused with 412."
+        ),
+    )
+
+
+class TeamBatch(BatchBody):
+    """`POST /teams/batch`: teams to create and teams to change, in one request."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "atomic": True,
+                    "items": [
+                        {"name": "Preventers", "headquarters": "Sharp Tower"},
+                        {"id": 1, "version": 1, "headquarters": "Sister Margaret's Bar"},
+                    ],
+                }
+            ]
+        }
+    )
+
+    items: list[
+        Annotated[TeamCreate | TeamBatchChange, batch_item(TeamCreate, TeamBatchChange)]
+    ] = items_field("team")

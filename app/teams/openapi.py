@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from app.kit.batch.answers import batch_route
 from app.kit.idempotency.writes import idempotent_operation
 from app.kit.openapi import ROUTER, Errors, history_docs, path_id, restore_docs, route_docs
 from app.teams.errors import (
@@ -45,7 +46,9 @@ UPDATE: dict[str, Any] = idempotent_operation(_DOCS.update)
 DELETE: dict[str, Any] = _DOCS.delete
 HISTORY: dict[str, Any] = history_docs(TEAMS, TEAM_HISTORY, TeamNotFound, InvalidTeamHistory)
 RESTORE: dict[str, Any] = restore_docs(TEAMS, ERRORS, InvalidTeamRestore)
+BATCH: dict[str, Any] = idempotent_operation(batch_route("team", "teams"))
 __all__ = [
+    "BATCH",
     "CREATE",
     "DELETE",
     "HISTORY",

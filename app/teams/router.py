@@ -9,6 +9,8 @@ from app.auth.policy import writer_of
 from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.json_body import StrictJSONRoute
 from app.http.responses import FastJSONResponse
+from app.kit.batch.answers import BatchResults, respond_batch
+from app.kit.batch.items import Author
 from app.kit.changes.history import NO_VERSION, RestoreRequest
 from app.kit.changes.origin import origin_of
 from app.kit.idempotency.writes import Once, respond_once
@@ -20,6 +22,7 @@ from app.kit.validators import is_current, not_modified, write_preconditions
 from app.teams import openapi, service
 from app.teams.models import (
     StoredTeam,
+    TeamBatch,
     TeamCreate,
     TeamPublic,
     TeamPublicWithHeroes,
@@ -69,7 +72,7 @@ async def list_teams(listing: TeamsPage, database: DatabaseDep) -> FastJSONRespo
 
 
 @router.get(
-    "/{team_id}",
+    "/{team_id:row_id}",
     response_model=TeamPublicWithHeroes,
     **openapi.READ,
 )
@@ -84,7 +87,7 @@ async def read_team(team_id: TeamId, database: DatabaseDep, request: Request) ->
     return team_response(found.team, found.heroes)
 
 
-@router.patch("/{team_id}", response_model=TeamPublic, **openapi.UPDATE)
+@router.patch("/{team_id:row_id}", response_model=TeamPublic, **openapi.UPDATE)
 async def update_team(
     team_id: TeamId,
     changes: TeamUpdate,
@@ -106,7 +109,7 @@ async def update_team(
     return await respond_once(request, options, database, once)
 
 
-@router.delete("/{team_id}", **openapi.DELETE)
+@router.delete("/{team_id:row_id}", **openapi.DELETE)
 async def delete_team(
     team_id: TeamId,
     database: DatabaseDep,
@@ -160,3 +163,17 @@ async def restore_team(
     )
     once = Once(write, team_response, stored_team)
     return await respond_once(request, options, database, once)
+
+
+@router.post("/batch", response_model=BatchResults, **openapi.BATCH)
+async def write_teams(
+    batch: TeamBatch, database: DatabaseDep, options: OptionsDep, request: Request
+) -> Response:
+    """Create and change up to 1,000 teams in one request, as heroes' batch does: an item
+    without `id` is created, one with `id` changes that team (only if still at `version`
+    when one is sent). A taken name refuses its item with 409."""
+    writer = await writer_of(request, database)
+    author = Author(writer.user_id, writer.owner, options.require_if_match)
+    origin = origin_of(request, writer.user_id)
+    write = partial(service.write_teams, database, batch, author, origin=origin)
+    return await respond_batch(request, options, database, batch, write)

@@ -18,12 +18,21 @@ from app.db.errors import ConstraintViolation
 from app.heroes import service as heroes
 from app.heroes.models import HeroSummary
 from app.kit import rows
+from app.kit.batch.items import Author, read_items
+from app.kit.batch.writes import BatchWrites, Outcome, write_batch
 from app.kit.changes.log import NO_ORIGIN, Origin
 from app.kit.listing.pages import Page, fetch_page
 from app.kit.listing.query import ListQuery
 from app.kit.rows import Expected
 from app.teams.errors import TeamNameTaken, TeamNotFound
-from app.teams.models import StoredTeam, TeamCreate, TeamSummary, TeamUpdate
+from app.teams.models import (
+    StoredTeam,
+    TeamBatch,
+    TeamBatchChange,
+    TeamCreate,
+    TeamSummary,
+    TeamUpdate,
+)
 from app.teams.resource import TEAM_HISTORY, TEAMS, WITH_HEROES, by_ids, with_heroes
 
 _UNIQUE_NAME = "uq_team_name"
@@ -128,6 +137,46 @@ async def restore_team(  # noqa: PLR0913  # `origin` only says who, for the chan
     with _name_must_be_free():
         row = await rows.restore_row(database, TEAMS, restoring, also, origin=origin)
     return StoredTeam(*row)
+
+
+def _refusal(violation: ConstraintViolation) -> Exception:
+    """A constraint's refusal of a batch's team: its name is taken."""
+    if violation.constraint != _UNIQUE_NAME:
+        raise violation
+    return TeamNameTaken()
+
+
+TEAM_BATCHES = BatchWrites(TEAMS, _refusal)
+
+
+async def write_teams(
+    database: Database,
+    batch: TeamBatch,
+    author: Author,
+    also: Sequence[rows.Also] = (),
+    *,
+    origin: Origin = NO_ORIGIN,
+) -> Outcome:
+    """Create and change teams in one transaction (app/kit/batch/writes.py), each item as
+    `create_team` or `update_team` would; a taken name refuses its item (409)."""
+
+    def new_values(data: TeamCreate) -> dict[str, Any]:
+        values = data.model_dump(include={"name", "headquarters"})
+        return values if author.user_id is None else values | {"owner_id": author.user_id}
+
+    def change_values(data: TeamBatchChange) -> dict[str, Any]:
+        return data.model_dump(exclude_unset=True, exclude={"id", "version"})
+
+    items = read_items(
+        batch.items,
+        author,
+        change=TeamBatchChange,
+        new_values=new_values,
+        change_values=change_values,
+    )
+    return await write_batch(
+        database, TEAM_BATCHES, items, atomic=batch.atomic, also=also, origin=origin
+    )
 
 
 @contextmanager

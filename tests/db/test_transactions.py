@@ -5,6 +5,7 @@ from the service's own `Database` and from one made of a tutorial-style session.
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import pytest
@@ -270,3 +271,45 @@ def test_a_postgres_connection_is_reused_after_a_constraint_violation() -> None:
 
     assert after == before  # the same server process: the connection was kept
     assert idle == 1
+
+
+# --- refusable steps -----------------------------------------------------------------------
+
+
+def refusable(step: Step) -> Step:
+    return replace(step, refusable=True)
+
+
+REFUSED_ALONE = [
+    Step.row(NEW_TEAM, named("A")),
+    refusable(Step.row(NEW_TEAM, named("A"))),
+    refusable(Step.row(NEW_HERO, {"name": "Lost", "team_id": 9000})),
+    Step.row(NEW_TEAM, named("B")),
+    refusable(Step.row(NEW_TEAM, named("C"))),
+]
+
+
+def assert_refused_alone(results: list[Any], engine: Engine) -> None:
+    unique, foreign_key = results[1], results[2]
+    assert isinstance(unique, ConstraintViolation)
+    assert (unique.kind, unique.constraint) == ("unique", "uq_team_name")
+    assert isinstance(foreign_key, ConstraintViolation)
+    assert (foreign_key.kind, foreign_key.constraint) == ("foreign_key", foreign_key_name(engine))
+    assert results[4] is not None  # a refusable step that is not refused: its row
+    assert names(engine) == ["A", "B", "C"]
+
+
+def test_a_refusable_step_a_constraint_refuses_is_undone_alone_and_the_rest_is_kept(
+    settings: Settings, clean_db: Engine
+) -> None:
+    results = run(settings, clean_db, lambda database: database.transaction(REFUSED_ALONE))
+
+    assert_refused_alone(results, clean_db)
+
+
+def test_a_tutorial_session_undoes_a_refused_refusable_step_alone(clean_db: Engine) -> None:
+    with Session(clean_db) as session:
+        database = EngineDatabase.of_session(session)
+        results = asyncio.run(database.transaction(REFUSED_ALONE))
+
+    assert_refused_alone(results, clean_db)

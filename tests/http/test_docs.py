@@ -53,6 +53,8 @@ OPERATIONS = {
     ("post", "/heroes/{hero_id}/restore"): "restore_hero",
     ("get", "/teams/{team_id}/history"): "read_team_history",
     ("post", "/teams/{team_id}/restore"): "restore_team",
+    ("post", "/heroes/batch"): "write_heroes",
+    ("post", "/teams/batch"): "write_teams",
 }
 OPERATIONS_ROUTES = {
     ("get", "/healthz"): "healthz",
@@ -86,6 +88,8 @@ ERRORS = {
     "restore_hero": {"400", "401", "403", "404", "408", "409", "412", "413", "422", "428", "503"},
     "read_team_history": {"401", "404", "414", "422", "503"},
     "restore_team": {"400", "401", "403", "404", "408", "409", "412", "413", "422", "428", "503"},
+    "write_heroes": {"400", "401", "403", "408", "409", "412", "413", "422", "428", "503"},
+    "write_teams": {"400", "401", "403", "408", "409", "412", "413", "422", "428", "503"},
 }
 
 
@@ -311,6 +315,8 @@ INVALID_REQUESTS = {
     "restore_hero": ("POST", "/heroes/abc/restore", {"version": "2"}),
     "read_team_history": ("GET", "/teams/1/history?cursor=abc", None),
     "restore_team": ("POST", "/teams/abc/restore", {"version": "2"}),
+    "write_heroes": ("POST", "/heroes/batch", {"items": [{"name": "", "secret_name": "x"}]}),
+    "write_teams": ("POST", "/teams/batch", {"items": [{"name": "", "headquarters": "x"}]}),
 }
 
 
