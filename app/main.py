@@ -27,6 +27,8 @@ from app.auth.router import router as auth_router
 from app.auth.throttle import SignInThrottle
 from app.auth.tokens import AccessTokens
 from app.changes import router as changes_router
+from app.changes import stream as change_stream
+from app.changes.middleware import WakeFollowers
 from app.config import Settings, SettingsError, load_settings
 from app.db import Database, DatabaseUnavailable, backend_for
 from app.db.schema import prepare_database
@@ -51,10 +53,13 @@ from app.http.hosts import AllowedHostsMiddleware
 from app.http.methods import install_path_methods
 from app.http.ratelimit import Limiter, RateLimitMiddleware, create_limiter
 from app.http.security import SecurityHeadersMiddleware
+from app.http.shutdown import on_stop_signal
 from app.http.startup import OneLineStartupFailure
 from app.http.timeouts import BodyTimeoutMiddleware
 from app.kit.changes import feed
+from app.kit.changes.wakeups import Wakeups
 from app.kit.changes.watch import ChangeWatch
+from app.kit.listing.cursors import codec
 from app.observability import metrics
 from app.observability.logs import configure_logging, masked_url
 from app.observability.middleware import ObserveRequests
@@ -67,6 +72,8 @@ from app.users.router import router as users_router
 __all__ = ["create_app", "get_session"]
 
 POOL_SAMPLE_SECONDS = 1.0
+WATCHED_PREFIXES = ("/heroes", "/teams")
+"""Where writes record changes: their success wakes the feed's followers."""
 PURGE_SECONDS = 60.0
 logger = logging.getLogger("app")
 
@@ -87,14 +94,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await run_in_threadpool(prepare_database, app.state.engine, migrate=settings.migrate_on_start)
     _freeze_startup_objects()
     database: Database = app.state.database
-    # Made here, on the loop that serves requests: an app started again gets a new one.
-    watch = app.state.changes_watch = ChangeWatch(database, settings.changes_poll_seconds)
+    watch = _start_watching(app, settings, database)
+    # A stop signal ends the event streams at once (app/http/shutdown.py says why).
+    restore_signals = on_stop_signal(watch.release)
     sampler = asyncio.create_task(_sample_pool(database))
     retention = timedelta(seconds=settings.changes_retention)
     purger = asyncio.create_task(_purge_changes(database, retention))
     try:
         yield
     finally:
+        restore_signals()
+        await app.state.change_wakeups.close()
         await watch.close()
         for task in (sampler, purger):
             task.cancel()
@@ -108,6 +118,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await database.aclose()
         app.state.engine.dispose()
         gc.unfreeze()  # an app started again in this process (tests) freezes anew
+
+
+def _start_watching(app: FastAPI, settings: Settings, database: Database) -> ChangeWatch:
+    """The worker's watch on the change log, woken by this worker's writes and (with
+    Redis) every other's. Made here, on the loop that serves requests: an app started
+    again gets a new one."""
+    options: HttpOptions = app.state.http_options
+    encode = change_stream.encoder(codec(options.cursor_secret))
+    watch = ChangeWatch(database, settings.changes_poll_seconds, encode)
+    app.state.changes_watch = watch
+    wakeups: Wakeups = app.state.change_wakeups
+    wakeups.start(watch)
+    return watch
 
 
 def _freeze_startup_objects() -> None:
@@ -181,7 +204,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         require_idempotency_key=settings.require_idempotency_key,
         idempotency_key_ttl=settings.idempotency_key_ttl,
         idempotency_lease=settings.idempotency_lease,
+        stream_heartbeat=settings.changes_heartbeat_seconds,
+        send_timeout=settings.client_send_timeout,
     )
+    app.state.change_wakeups = Wakeups(
+        settings.redis_url, settings.redis_key_prefix + "changes", settings.redis_timeout
+    )
+    app.add_middleware(WakeFollowers, wakeups=app.state.change_wakeups, prefixes=WATCHED_PREFIXES)
     app.state.access = _access(settings)
     _guard_by_policy(app, settings)
     app.dependency_overrides = DependencyOverrides()
