@@ -4,8 +4,11 @@ client's or a real connection's), each wait bounded by a deadline."""
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+import httpx2 as httpx
 
 EVENT_STREAM = {"Accept": "text/event-stream"}
 
@@ -91,3 +94,28 @@ def parse(block: str) -> Event:
     if fields == 0:
         parsed.kind = "comment"
     return parsed
+
+
+@contextmanager
+def streaming(
+    base_url: str, headers: dict[str, str] | None = None, seconds: float = 10.0, **params: Any
+) -> Iterator[Events]:
+    """The feed's events from a real server (each read bounded by `seconds`)."""
+    timeout = httpx.Timeout(seconds, connect=5.0)
+    with httpx.stream(
+        "GET",
+        f"{base_url}/changes",
+        params=params,
+        headers=EVENT_STREAM | (headers or {}),
+        timeout=timeout,
+    ) as response:
+        assert response.status_code == 200, response.read()
+        yield Events(_until_cut(response.iter_raw()), seconds)
+
+
+def _until_cut(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """A stream's chunks, ending (not failing) when the server goes away mid-stream."""
+    try:
+        yield from chunks
+    except (httpx.RemoteProtocolError, httpx.ReadError):
+        return

@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from contextlib import suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.kit.changes.watch import ChangeWatch
 
@@ -49,18 +49,19 @@ class Wakeups:
             return
         # Imported only when asked for: the Redis client costs each worker 5.6 MB.
         from redis.asyncio import Redis  # noqa: PLC0415
+        from redis.asyncio.retry import Retry  # noqa: PLC0415
+        from redis.backoff import NoBackoff  # noqa: PLC0415
 
         self._pending = asyncio.Event()
-        timeout = self.timeout
-        publisher = Redis.from_url(
-            self.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
-        )
-        listener = Redis.from_url(
-            self.redis_url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            health_check_interval=HEALTH_SECONDS,
-        )
+        # Once more at once, on a new connection: the old one may be to a Redis restarted
+        # since. No backoff: a wait is what the timeout and RETRY_SECONDS are for.
+        options: dict[str, Any] = {
+            "socket_timeout": self.timeout,
+            "socket_connect_timeout": self.timeout,
+            "retry": Retry(NoBackoff(), 1),
+        }
+        publisher = Redis.from_url(self.redis_url, **options)
+        listener = Redis.from_url(self.redis_url, health_check_interval=HEALTH_SECONDS, **options)
         self._tasks = [
             asyncio.create_task(self._publish(publisher)),
             asyncio.create_task(self._listen(listener)),
