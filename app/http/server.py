@@ -13,6 +13,8 @@ app/http/timeouts.py, beside the body's.
 """
 
 import asyncio
+import socket
+import struct
 from functools import partial
 from http import HTTPStatus
 from typing import Any
@@ -124,11 +126,20 @@ class HeaderTimeoutProtocol(HeadLimitedHttpToolsProtocol):
     def pause_writing(self) -> None:
         super().pause_writing()
         if self.send_deadline is None:
-            self.send_deadline = self.loop.call_later(self.send_timeout, self.transport.abort)
+            self.send_deadline = self.loop.call_later(self.send_timeout, self._drop)
 
     def resume_writing(self) -> None:
         self._reading_again()
         super().resume_writing()
+
+    def _drop(self) -> None:
+        """Reset the connection: a plain close would leave the kernel to keep trying to
+        deliver what its buffer holds (megabytes) to a client that reads nothing."""
+        self.send_deadline = None
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
     def _reading_again(self) -> None:
         if self.send_deadline is not None:

@@ -41,16 +41,20 @@ class Events:
         deadline = time.monotonic() + self.seconds
         while b"\n\n" not in self._buffer:
             if time.monotonic() > deadline:
-                raise AssertionError(f"no event within {self.seconds} s; saw {self.seen}")
+                raise AssertionError(f"no event within {self.seconds} s; {self.last_seen()}")
             chunk = next(self.chunks, None)
             if chunk is None:
                 self.ended = True
-                raise AssertionError(f"the stream ended; saw {self.seen}")
+                raise AssertionError(f"the stream ended; {self.last_seen()}")
             self._buffer += chunk.replace(b"\r\n", b"\n")
         block, self._buffer = self._buffer.split(b"\n\n", 1)
         parsed = parse(block.decode())
         self.seen.append(parsed)
         return parsed
+
+    def last_seen(self) -> str:
+        shown = [(each.kind, each.id, each.data[:80]) for each in self.seen[-5:]]
+        return f"{len(self.seen)} events, the last: {shown}"
 
     def next_of(self, *kinds: str) -> Event:
         """The next event of one of `kinds`, skipping the others (heartbeats, bookmarks)."""
@@ -61,7 +65,7 @@ class Events:
             found = self.next()
             if wanted(found):
                 return found
-        raise AssertionError(f"not among {most} events: {self.seen[-20:]}")
+        raise AssertionError(f"not among {most} events; {self.last_seen()}")
 
     def changes(self, count: int) -> list[Event]:
         return [self.next_of("change") for _ in range(count)]
