@@ -94,7 +94,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await run_in_threadpool(prepare_database, app.state.engine, migrate=settings.migrate_on_start)
     _freeze_startup_objects()
     database: Database = app.state.database
-    watch = _start_watching(app, settings, database)
+    watch: ChangeWatch = app.state.changes_watch
+    wakeups: Wakeups = app.state.change_wakeups
+    wakeups.start()
     # A stop signal ends the event streams at once (app/http/shutdown.py says why).
     restore_signals = on_stop_signal(watch.release)
     sampler = asyncio.create_task(_sample_pool(database))
@@ -104,7 +106,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         restore_signals()
-        await app.state.change_wakeups.close()
+        await wakeups.close()
         await watch.close()
         for task in (sampler, purger):
             task.cancel()
@@ -120,17 +122,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc.unfreeze()  # an app started again in this process (tests) freezes anew
 
 
-def _start_watching(app: FastAPI, settings: Settings, database: Database) -> ChangeWatch:
-    """The worker's watch on the change log, woken by this worker's writes and (with
-    Redis) every other's. Made here, on the loop that serves requests: an app started
-    again gets a new one."""
+def _watch_changes(app: FastAPI, settings: Settings) -> None:
+    """The app's watch on the change log (app/kit/changes/watch.py), which keeps each
+    change's event encoded once, and what wakes its followers: this worker's successful
+    writes, and (with Redis, from the lifespan on) every other worker's."""
     options: HttpOptions = app.state.http_options
     encode = change_stream.encoder(codec(options.cursor_secret))
-    watch = ChangeWatch(database, settings.changes_poll_seconds, encode)
+    watch = ChangeWatch(app.state.database, settings.changes_poll_seconds, encode)
     app.state.changes_watch = watch
-    wakeups: Wakeups = app.state.change_wakeups
-    wakeups.start(watch)
-    return watch
+    app.state.change_wakeups = wakeups = Wakeups(
+        watch, settings.redis_url, settings.redis_key_prefix + "changes", settings.redis_timeout
+    )
+    app.add_middleware(WakeFollowers, wakeups=wakeups, prefixes=WATCHED_PREFIXES)
 
 
 def _freeze_startup_objects() -> None:
@@ -207,10 +210,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stream_heartbeat=settings.changes_heartbeat_seconds,
         send_timeout=settings.client_send_timeout,
     )
-    app.state.change_wakeups = Wakeups(
-        settings.redis_url, settings.redis_key_prefix + "changes", settings.redis_timeout
-    )
-    app.add_middleware(WakeFollowers, wakeups=app.state.change_wakeups, prefixes=WATCHED_PREFIXES)
+    _watch_changes(app, settings)
     app.state.access = _access(settings)
     _guard_by_policy(app, settings)
     app.dependency_overrides = DependencyOverrides()

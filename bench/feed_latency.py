@@ -112,7 +112,9 @@ async def follow_and_write(
         async with asyncio.timeout(30):
             await asyncio.gather(*readers)
     except TimeoutError:
-        raise RuntimeError(f"arrived: {[len(seen) for seen in arrivals]} of {len(writes)}") from None
+        raise RuntimeError(
+            f"arrived: {[len(seen) for seen in arrivals]} of {len(writes)}"
+        ) from None
     for _, writer in streams:
         writer.close()
     return arrivals, writes

@@ -169,6 +169,8 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
         "ALLOWED_HOSTS": "api.example.com, *.example.org",
         "IDEMPOTENCY_KEY_TTL": "3600",
         "REQUIRE_IDEMPOTENCY_KEY": "true",
+        "CHANGES_RETENTION": "86400",
+        "CHANGES_POLL_SECONDS": "0.25",
         "WRITE_POLICY": "owner",
         "READ_POLICY": "signed_in",
         "SIGNUP": "closed",
@@ -195,6 +197,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert settings.max_body_size == 2048
     assert settings.require_if_match is True
     assert (settings.idempotency_key_ttl, settings.require_idempotency_key) == (3600, True)
+    assert (settings.changes_retention, settings.changes_poll_seconds) == (86400, 0.25)
     assert settings.log_level == "DEBUG"
     assert settings.environment == "production"
     assert (settings.web_concurrency, settings.graceful_timeout) == (3, 15)

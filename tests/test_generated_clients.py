@@ -209,7 +209,12 @@ def test_output_schemas_require_every_field_they_always_send(openapi: dict[str, 
 def test_the_list_declares_its_headers(openapi: dict[str, Any]) -> None:
     ok = openapi["paths"]["/heroes/"]["get"]["responses"]["200"]
 
-    assert set(ok["headers"]) == {"Link", "X-Total-Count", "Preference-Applied"}
+    assert set(ok["headers"]) == {
+        "Link",
+        "X-Total-Count",
+        "Preference-Applied",
+        "Changes-Position",
+    }
     assert ok["headers"]["X-Total-Count"]["schema"]["type"] == "integer"
 
 

@@ -20,7 +20,7 @@ from app.changes.stream import (
 )
 from app.db import DatabaseUnavailable
 from app.http.dependencies import DatabaseDep, HttpOptions, OptionsDep
-from app.http.errors import declare
+from app.http.errors import InvalidInput, declare
 from app.http.query_string import query_parameters, validated_query
 from app.http.responses import FastJSONResponse
 from app.kit.changes.feed import (
@@ -95,6 +95,17 @@ class Changes(BaseModel):
     position: str
 
 
+class InvalidFeedRequest(InvalidInput):
+    problems = (
+        {
+            "type": "value_error",
+            "loc": ["query", "since"],
+            "msg": "not a position of this service: use a feed's `position` or a list's "
+            "Changes-Position as it is",
+        },
+    )
+
+
 def _watch(request: Request) -> ChangeWatch:
     watch: ChangeWatch = request.app.state.changes_watch
     return watch
@@ -130,11 +141,11 @@ _EVENTS: dict[int | str, dict[str, Any]] = {
 @router.get(
     "/changes",
     response_model=Changes,
-    responses=declare(PositionGone, DatabaseUnavailable) | _EVENTS,
+    responses=declare(InvalidFeedRequest, PositionGone, DatabaseUnavailable) | _EVENTS,
     openapi_extra={"parameters": query_parameters(FeedParameters)},
     summary="What changed, in commit order",
 )
-async def changes(
+async def read_changes(
     request: Request,
     database: DatabaseDep,
     options: OptionsDep,

@@ -55,6 +55,7 @@ OPERATIONS_ROUTES = {
     ("get", "/readyz"): "readyz",
     ("get", "/metrics"): "read_metrics",
 }
+FEED_OPERATIONS = {("get", "/changes"): "read_changes"}
 USER_OPERATIONS = {
     ("post", "/users/"): "create_user",
     ("get", "/users/me"): "read_me",
@@ -191,13 +192,16 @@ def test_openapi_tags_are_described(openapi: dict[str, Any]) -> None:
         assert openapi["paths"][path][_method]["tags"] == [path.split("/")[1]], operation_id
     for (method, path), _operation_id in OPERATIONS_ROUTES.items():
         assert openapi["paths"][path][method]["tags"] == ["operations"]
+    assert tags["changes"]["description"]
+    assert openapi["paths"]["/changes"]["get"]["tags"] == ["changes"]
 
 
 def test_every_operation_has_a_readable_id_summary_and_description(
     openapi: dict[str, Any],
 ) -> None:
     described = set()
-    for (method, path), operation_id in (OPERATIONS | OPERATIONS_ROUTES | USER_OPERATIONS).items():
+    every_named = OPERATIONS | OPERATIONS_ROUTES | FEED_OPERATIONS | USER_OPERATIONS
+    for (method, path), operation_id in every_named.items():
         operation = openapi["paths"][path][method]
         assert operation["operationId"] == operation_id
         assert operation["summary"]
@@ -294,6 +298,7 @@ INVALID_REQUESTS = {
     "read_team": ("GET", "/teams/abc", None),
     "update_team": ("PATCH", "/teams/abc", {"name": None}),
     "delete_team": ("DELETE", "/teams/abc", None),
+    "read_changes": ("GET", "/changes?since=x", None),
 }
 
 
@@ -301,7 +306,11 @@ INVALID_REQUESTS = {
 def test_each_422_example_is_what_the_service_answers(
     openapi: dict[str, Any], docs_client: TestClient, operation_id: str
 ) -> None:
-    declared = dict(operations(openapi))[operation_id]["responses"]["422"]
+    named = {
+        name: (method, path) for (method, path), name in (OPERATIONS | FEED_OPERATIONS).items()
+    }
+    method, path = named[operation_id]
+    declared = openapi["paths"][path][method]["responses"]["422"]
     content = declared["content"]["application/json"]
     assert content["schema"]["$ref"] == "#/components/schemas/InvalidBody"
     method, url, body = INVALID_REQUESTS[operation_id]

@@ -10,7 +10,7 @@ change feed").
 
 from datetime import datetime
 
-from sqlalchemy import Index, Text, UniqueConstraint
+from sqlalchemy import DDL, Index, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from app.db.tables import ID_TYPE, UTCDateTime
@@ -66,3 +66,13 @@ class ChangeClock(SQLModel, table=True):
     # Changes at or below this position may have been purged (CHANGES_RETENTION): a
     # follower behind it has missed some and must list again (410).
     horizon: int = Field(sa_type=ID_TYPE)
+
+
+# The clock's one row comes with its table, also where tables are made by
+# `SQLModel.metadata.create_all` rather than by the migrations (which insert it themselves):
+# the SQLModel tutorial's tests make theirs so.
+event.listen(
+    ChangeClock.__table__,  # type: ignore[attr-defined]  # SQLModel's table
+    "after_create",
+    DDL("INSERT INTO change_clock (id, position, horizon) VALUES (1, 0, 0)"),  # type: ignore[no-untyped-call]  # SQLAlchemy's DDL
+)

@@ -31,20 +31,21 @@ HEALTH_SECONDS = 5.0
 
 
 class Wakeups:
-    """Made by `create_app` (no I/O); `start` binds it to the running loop's watch."""
+    """Made by `create_app` (no I/O); `start`, in the lifespan, listens to Redis."""
 
-    def __init__(self, redis_url: str | None, channel: str, timeout: float) -> None:
+    def __init__(
+        self, watch: ChangeWatch, redis_url: str | None, channel: str, timeout: float
+    ) -> None:
+        self.watch = watch
         self.redis_url = redis_url
         self.channel = channel
         self.timeout = timeout
-        self._watch: ChangeWatch | None = None
         self._pending: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._down_since: float | None = None
         self._me = uuid.uuid4().hex.encode()  # this worker's messages wake the others only
 
-    def start(self, watch: ChangeWatch) -> None:
-        self._watch = watch
+    def start(self) -> None:
         if self.redis_url is None:
             return
         # Imported only when asked for: the Redis client costs each worker 5.6 MB.
@@ -69,8 +70,7 @@ class Wakeups:
 
     def written(self) -> None:
         """A write committed: wake this worker's followers, and (soon) every other's."""
-        if self._watch is not None:
-            self._watch.poke()
+        self.watch.poke()
         if self._pending is not None:
             self._pending.set()
 
@@ -80,7 +80,7 @@ class Wakeups:
         for task in self._tasks:
             with suppress(asyncio.CancelledError):
                 await task
-        self._tasks, self._pending, self._watch = [], None, None
+        self._tasks, self._pending = [], None
 
     async def _publish(self, redis: "Redis") -> None:
         assert self._pending is not None  # noqa: S101  # set by start, before this task
@@ -114,15 +114,11 @@ class Wakeups:
         async with redis.pubsub(ignore_subscribe_messages=True) as messages:
             await messages.subscribe(self.channel)
             self._back()
-            self._poke()  # a message may have been missed while away
+            self.watch.poke()  # a message may have been missed while away
             while True:
                 message = await messages.get_message(timeout=HEALTH_SECONDS)
                 if message is not None and message["data"] != self._me:
-                    self._poke()
-
-    def _poke(self) -> None:
-        if self._watch is not None:
-            self._watch.poke()
+                    self.watch.poke()
 
     def _away(self, error: BaseException) -> None:
         if self._down_since is None:

@@ -57,6 +57,9 @@ class Batch:
 
 
 class ChangeWatch:
+    """One per app. It lives on the event loop that first uses it, and starts afresh on
+    another one (an app started again, in tests): asyncio's events belong to one loop."""
+
     def __init__(
         self,
         database: Database,
@@ -68,11 +71,15 @@ class ChangeWatch:
         self._poll_seconds = poll_seconds
         self._encode = encode
         self._keep = keep
-        # What is kept: every change after `_start` up to `_latest`, the clock's position
+        self._start(None)
+
+    def _start(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self._loop = loop
+        # What is kept: every change after `_kept_from` up to `_latest`, the clock's position
         # as last read (-1: not read yet), in commit order.
         self._kept: list[Followed] = []
         self._positions: list[int] = []
-        self._start = -1
+        self._kept_from = -1
         self._latest = -1
         self._fresh = False  # the poll runs, and has read since it started
         self._advanced = asyncio.Event()  # set, and replaced, each time the clock moves
@@ -80,6 +87,11 @@ class ChangeWatch:
         self._waiting = 0
         self._poller: asyncio.Task[None] | None = None
         self._closed = False
+
+    def _on_this_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._start(loop)
 
     @property
     def latest(self) -> int:
@@ -92,6 +104,7 @@ class ChangeWatch:
     async def wait_past(self, position: int, timeout: float) -> bool:
         """Wait until the clock is past `position`, or `timeout` seconds; whether it is.
         Returns at once when the watch is closed (the service stops)."""
+        self._on_this_loop()
         self._waiting += 1
         self._start_polling()
         try:
@@ -108,7 +121,8 @@ class ChangeWatch:
         """The changes after `position` (None: now) that `filters` let through, at most
         `limit`: from memory when what is kept reaches back to `position`, else a page
         read from the database (PositionGone when it is older than the log keeps)."""
-        if position is not None and self._fresh and self._start <= position <= self._latest:
+        self._on_this_loop()
+        if position is not None and self._fresh and self._kept_from <= position <= self._latest:
             return self._kept_after(position, filters, limit)
         # Shielded: a follower that leaves mid-read must not cut a connection short.
         page = await asyncio.shield(read_feed(self._database, position, filters, limit))
@@ -116,23 +130,27 @@ class ChangeWatch:
 
     def poke(self) -> None:
         """Read the log now: something may have changed."""
-        self._poked.set()
+        if self._loop is asyncio.get_running_loop():
+            self._poked.set()
 
     def forget(self) -> None:
         """Forget what is kept: the log was emptied and its clock set back, as the tests
         do between tests (in production a position is never reused)."""
         self._kept, self._positions = [], []
-        self._start = self._latest = -1
+        self._kept_from = self._latest = -1
         self._fresh = False
 
     def release(self) -> None:
         """Wake every follower for good: the service is stopping."""
+        self._on_this_loop()
         self._closed = True
         self._advanced.set()
         self._poked.set()
 
     async def close(self) -> None:
-        """Wake every follower and stop polling."""
+        """Wake every follower and stop polling (until it is used on another loop)."""
+        if self._loop is not asyncio.get_running_loop():
+            return
         self.release()
         if self._poller is not None:
             self._poller.cancel()
@@ -194,7 +212,7 @@ class ChangeWatch:
                     return
         now = await read_feed(self._database, None, EVERYTHING, 1)
         self._kept, self._positions = [], []
-        self._start = self._latest = now.position
+        self._kept_from = self._latest = now.position
 
     def _keep_page(self, page: FeedPage) -> None:
         self._kept.extend(self._followed(change) for change in page.changes)
@@ -202,5 +220,5 @@ class ChangeWatch:
         self._latest = page.position
         excess = len(self._kept) - self._keep
         if excess > self._keep // 4:  # cut the list's front now and then, not each time
-            self._start = self._positions[excess - 1]
+            self._kept_from = self._positions[excess - 1]
             del self._kept[:excess], self._positions[:excess]
