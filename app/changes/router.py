@@ -203,16 +203,17 @@ async def _event_stream(
     positions: CursorCodec,
     options: HttpOptions,
 ) -> ChangeStream:
-    """The stream, its first batch read before it starts (a database that cannot be read
-    is a 503 still); a position older than the log keeps is a `reset` event, not a 410."""
+    """The stream, its first batch read from the database before it starts (which checks
+    the position: a database that cannot be read is a 503 still); a position older than
+    the log keeps is a `reset` event, not a 410."""
     filters, limit = Filters(given.resource, given.id), given.limit
     first: Batch | None
     if since is None:
-        first = await watch.changes_after(None, filters, limit)
+        first = await watch.read(None, filters, limit)
         since = first.position
     else:
         try:
-            first = await watch.changes_after(since, filters, limit)
+            first = await watch.read(since, filters, limit)
         except PositionGone:
             first = None
     follow = Follow(watch, since, first, filters, limit, positions)

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from app.db import Database, Params, Row
 from app.db.statements import Statement
+from app.kit.changes.watch import KEEP
+from tests.changes.records import FIRST_ROW_ID, record_changes
 from tests.changes.sse import EVENT_STREAM, Events
 from tests.conftest import ServiceWith
 
@@ -87,6 +90,22 @@ def test_long_polls_share_the_worker_s_reads_with_the_streams(feed: TestClient) 
         [created["id"]]
     ] * FOLLOWERS
     assert 1 <= reads.count - before <= 2  # the wake-up's read, and perhaps a tick's
+
+
+def test_a_stream_further_behind_than_the_worker_keeps_catches_up_from_the_database(
+    feed: TestClient, clean_db: Engine
+) -> None:
+    with feed.stream("GET", "/changes", headers=EVENT_STREAM) as response:
+        events = Events(response.iter_raw())
+        events.next_of("bookmark")
+        # More than the worker keeps (KEEP): its read starts afresh from the newest, and
+        # the stream, left behind, reads the rest from the database page by page.
+        record_changes(clean_db, KEEP + 1000)
+        woken = feed.post("/heroes/", json={"name": "Last", "secret_name": "s"}).json()
+        seen = [event.json()["id"] for event in events.changes(KEEP + 1001)]
+
+    recorded = list(range(FIRST_ROW_ID + 1, FIRST_ROW_ID + KEEP + 1001))
+    assert seen == [*recorded, woken["id"]]  # each once, in commit order
 
 
 def _open(streams: ExitStack, client: TestClient, params: dict[str, Any]) -> Events:

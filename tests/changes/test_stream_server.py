@@ -4,21 +4,18 @@ streams to reconnect."""
 
 import asyncio
 import errno
-import json
 import signal
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine
 
-from app.db.tables import column
-from app.kit.changes.models import ChangeClock, ChangeRecord
+from tests.changes.records import record_changes
 from tests.changes.sse import streaming
 from tests.ops.processes import Service, running_service, start_service, stop_service
 from tests.service_process import HOST
@@ -55,22 +52,6 @@ class Follower(threading.Thread):
                 self.changes += 1
 
 
-def _record_big_changes(engine: Engine, count: int) -> None:
-    """`count` changes of 4 KB each, recorded straight into the log as a write does
-    (positions drawn from the clock in the same transaction)."""
-    now = datetime.now(UTC)
-    data = json.dumps({"id": 0, "name": "x" * 4096, "age": None, "team_id": None})
-    with engine.begin() as connection:
-        start: int = connection.execute(select(column(ChangeClock.position))).scalar_one()
-        connection.execute(update(ChangeClock).values(position=start + count))
-        rows = [
-            {"position": start + n, "resource": "heroes", "row_id": 1_000_000 + n,
-             "version": 1, "op": "create", "data": data, "changed": "[]", "changed_at": now}
-            for n in range(1, count + 1)
-        ]  # fmt: skip
-        connection.execute(insert(ChangeRecord), rows)
-
-
 def test_a_client_that_stops_reading_is_let_go_and_holds_no_one_back(
     service: Service, clean_db: Engine
 ) -> None:
@@ -81,7 +62,7 @@ def test_a_client_that_stops_reading_is_let_go_and_holds_no_one_back(
 
     # More than the stalled client's socket, the server's (up to 4 MB) and the transport's
     # buffers hold: the stream has to wait for the client, which never reads.
-    _record_big_changes(clean_db, BIG_CHANGES)
+    record_changes(clean_db, BIG_CHANGES, name_length=4096)
     woken = httpx.post(f"{service.base_url}/heroes/", json={"name": "Wake", "secret_name": "s"})
     dropped = _reset_within(stalled, SEND_TIMEOUT + 10)
     healthy.join(timeout=30)

@@ -7,8 +7,9 @@ workers, not with followers. Each read fetches the changes committed since the l
 them in memory; every follower of the worker then takes its new changes from there,
 filtering them itself (`changes_after`). A follower further behind than what is kept
 (one that was away, or slower than the writers) reads pages from the database until it
-is within reach again. What is kept is trusted only while the poll runs: after a pause
-(nobody waited) a follower waits for the poll's next read, and reads the database until then.
+is within reach again. What is kept stays true while the poll sleeps (nobody waits): a
+position is never reused, so the changes kept are still every change of their range, and
+the next read continues from where the last one stopped.
 
 A write made by this worker, or a message from another instance (wakeups.py), wakes the
 poll at once (`poke`), so a follower need not wait for the next tick.
@@ -81,7 +82,6 @@ class ChangeWatch:
         self._positions: list[int] = []
         self._kept_from = -1
         self._latest = -1
-        self._fresh = False  # the poll runs, and has read since it started
         self._advanced = asyncio.Event()  # set, and replaced, each time the clock moves
         self._poked = asyncio.Event()
         self._waiting = 0
@@ -122,8 +122,13 @@ class ChangeWatch:
         `limit`: from memory when what is kept reaches back to `position`, else a page
         read from the database (PositionGone when it is older than the log keeps)."""
         self._on_this_loop()
-        if position is not None and self._fresh and self._kept_from <= position <= self._latest:
+        if position is not None and self._kept_from <= position <= self._latest:
             return self._kept_after(position, filters, limit)
+        return await self.read(position, filters, limit)
+
+    async def read(self, position: int | None, filters: Filters, limit: int) -> Batch:
+        """As `changes_after`, from the database whatever is kept: a follower's first
+        read, which checks its position against what the log keeps (PositionGone)."""
         # Shielded: a follower that leaves mid-read must not cut a connection short.
         page = await asyncio.shield(read_feed(self._database, position, filters, limit))
         return Batch([self._followed(change) for change in page.changes], page.position)
@@ -138,7 +143,6 @@ class ChangeWatch:
         do between tests (in production a position is never reused)."""
         self._kept, self._positions = [], []
         self._kept_from = self._latest = -1
-        self._fresh = False
 
     def release(self) -> None:
         """Wake every follower for good: the service is stopping."""
@@ -158,7 +162,7 @@ class ChangeWatch:
                 await self._poller
 
     def _past(self, position: int) -> bool:
-        return self._fresh and self._latest > position
+        return self._latest > position
 
     def _kept_after(self, position: int, filters: Filters, limit: int) -> Batch:
         taken: list[Followed] = []
@@ -179,23 +183,19 @@ class ChangeWatch:
             self._poller = asyncio.create_task(self._poll())
 
     async def _poll(self) -> None:
-        try:
-            while self._waiting and not self._closed:
-                self._poked.clear()
-                before = (self._fresh, self._latest)
-                try:
-                    await self._read_new()
-                    self._fresh = True
-                except DatabaseUnavailable:
-                    logger.warning("the change log could not be read")
-                if (self._fresh, self._latest) != before:
-                    self._advanced.set()
-                    self._advanced = asyncio.Event()
-                with suppress(TimeoutError):
-                    async with asyncio.timeout(self._poll_seconds):
-                        await self._poked.wait()
-        finally:
-            self._fresh = False
+        while self._waiting and not self._closed:
+            self._poked.clear()
+            before = self._latest
+            try:
+                await self._read_new()
+            except DatabaseUnavailable:
+                logger.warning("the change log could not be read")
+            if self._latest != before:
+                self._advanced.set()
+                self._advanced = asyncio.Event()
+            with suppress(TimeoutError):
+                async with asyncio.timeout(self._poll_seconds):
+                    await self._poked.wait()
 
     async def _read_new(self) -> None:
         """Keep the changes committed since the last read. Further behind than `keep`
