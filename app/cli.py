@@ -63,9 +63,9 @@ def serve(host: str, port: int, workers: int | None, *, reload: bool) -> None:
             proxy_headers=bool(settings.forwarded_allow_ips),
             forwarded_allow_ips=settings.forwarded_allow_ips,
             # uvicorn waits forever for a request's head, and httptools buffers it whole:
-            # this protocol does neither. h11 has the size limit built in; our protocol
-            # reads it from the same option.
-            http=serve_protocol(settings.client_header_timeout),
+            # this protocol does neither, and lets go of a client that stops reading. h11
+            # has the size limit built in; our protocol reads it from the same option.
+            http=serve_protocol(settings.client_header_timeout, settings.client_send_timeout),
             h11_max_incomplete_event_size=settings.max_request_head_size,
         )
 

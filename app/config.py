@@ -161,6 +161,8 @@ class Settings(BaseSettings):
     # worker reads the clock while a follower waits (README, "The change feed").
     changes_retention: int = Field(default=7 * 86_400, ge=60, le=3660 * 86_400)
     changes_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    # Seconds of silence after which an event stream sends a heartbeat comment.
+    changes_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
     log_level: LogLevel = "INFO"
     environment: Environment = "development"
     db_migrate_on_start: MigrateOnStart = "auto"
@@ -172,6 +174,8 @@ class Settings(BaseSettings):
     # for its whole body once the app reads it (app/http/timeouts.py).
     client_header_timeout: float = Field(default=10.0, gt=0, le=300)
     client_body_timeout: float = Field(default=10.0, gt=0, le=300)
+    # A client that reads nothing of an answer for this long is let go (app/http/server.py).
+    client_send_timeout: float = Field(default=10.0, gt=0, le=3600)
     rate_limit_per_second: float = Field(default=0.0, ge=0, le=1_000_000)
     rate_limit_burst: int = Field(default=100, ge=1, le=1_000_000)
     rate_limit_client_header: HeaderName | None = None

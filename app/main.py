@@ -27,6 +27,8 @@ from app.auth.router import router as auth_router
 from app.auth.throttle import SignInThrottle
 from app.auth.tokens import AccessTokens
 from app.changes import router as changes_router
+from app.changes import stream as change_stream
+from app.changes.middleware import WakeFollowers
 from app.config import Settings, SettingsError, load_settings
 from app.db import Database, DatabaseUnavailable, backend_for
 from app.db.schema import prepare_database
@@ -51,10 +53,13 @@ from app.http.hosts import AllowedHostsMiddleware
 from app.http.methods import install_path_methods
 from app.http.ratelimit import Limiter, RateLimitMiddleware, create_limiter
 from app.http.security import SecurityHeadersMiddleware
+from app.http.shutdown import on_stop_signal
 from app.http.startup import OneLineStartupFailure
 from app.http.timeouts import BodyTimeoutMiddleware
 from app.kit.changes import feed
+from app.kit.changes.wakeups import Wakeups
 from app.kit.changes.watch import ChangeWatch
+from app.kit.listing.cursors import codec
 from app.observability import metrics
 from app.observability.logs import configure_logging, masked_url
 from app.observability.middleware import ObserveRequests
@@ -67,6 +72,8 @@ from app.users.router import router as users_router
 __all__ = ["create_app", "get_session"]
 
 POOL_SAMPLE_SECONDS = 1.0
+WATCHED_PREFIXES = ("/heroes", "/teams")
+"""Where writes record changes: their success wakes the feed's followers."""
 PURGE_SECONDS = 60.0
 logger = logging.getLogger("app")
 
@@ -88,12 +95,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     _freeze_startup_objects()
     database: Database = app.state.database
     watch: ChangeWatch = app.state.changes_watch
+    wakeups: Wakeups = app.state.change_wakeups
+    wakeups.start()
+    # A stop signal ends the event streams at once (app/http/shutdown.py says why).
+    restore_signals = on_stop_signal(watch.release)
     sampler = asyncio.create_task(_sample_pool(database))
     retention = timedelta(seconds=settings.changes_retention)
     purger = asyncio.create_task(_purge_changes(database, retention))
     try:
         yield
     finally:
+        restore_signals()
+        await wakeups.close()
         await watch.close()
         for task in (sampler, purger):
             task.cancel()
@@ -107,6 +120,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await database.aclose()
         app.state.engine.dispose()
         gc.unfreeze()  # an app started again in this process (tests) freezes anew
+
+
+def _watch_changes(app: FastAPI, settings: Settings) -> None:
+    """The app's watch on the change log (app/kit/changes/watch.py), which keeps each
+    change's event encoded once, and what wakes its followers: this worker's successful
+    writes, and (with Redis, from the lifespan on) every other worker's."""
+    options: HttpOptions = app.state.http_options
+    encode = change_stream.encoder(codec(options.cursor_secret))
+    watch = ChangeWatch(app.state.database, settings.changes_poll_seconds, encode)
+    app.state.changes_watch = watch
+    app.state.change_wakeups = wakeups = Wakeups(
+        watch, settings.redis_url, settings.redis_key_prefix + "changes", settings.redis_timeout
+    )
+    app.add_middleware(WakeFollowers, wakeups=wakeups, prefixes=WATCHED_PREFIXES)
 
 
 def _freeze_startup_objects() -> None:
@@ -180,8 +207,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         require_idempotency_key=settings.require_idempotency_key,
         idempotency_key_ttl=settings.idempotency_key_ttl,
         idempotency_lease=settings.idempotency_lease,
+        stream_heartbeat=settings.changes_heartbeat_seconds,
+        send_timeout=settings.client_send_timeout,
     )
-    app.state.changes_watch = ChangeWatch(app.state.database, settings.changes_poll_seconds)
+    _watch_changes(app, settings)
     app.state.access = _access(settings)
     _guard_by_policy(app, settings)
     app.dependency_overrides = DependencyOverrides()

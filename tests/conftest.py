@@ -27,6 +27,7 @@ from app.config import Settings, load_settings
 from app.db.backends import create_db_engine
 from app.db.migrator import upgrade
 from app.kit.changes.models import ChangeClock
+from app.kit.changes.watch import ChangeWatch
 from app.main import create_app
 from tests.service_process import REPO_ROOT, ServiceProcess, uvicorn_command
 
@@ -177,7 +178,16 @@ def clean_db(engine: Engine) -> Engine:
 
 @pytest.fixture
 def client(running_client: TestClient, clean_db: Engine) -> TestClient:
+    forget_changes(running_client)
     return running_client
+
+
+def forget_changes(client: TestClient) -> None:
+    """The change log was emptied and its clock set back: the app's watch forgets the
+    changes it keeps for followers (app/kit/changes/watch.py), on the app's own loop."""
+    watch: ChangeWatch = client.app.state.changes_watch  # type: ignore[attr-defined]
+    assert client.portal is not None  # the client is running
+    client.portal.call(watch.forget)
 
 
 ServiceWith = Callable[..., TestClient]

@@ -39,6 +39,9 @@ BAD_VALUES = [
     ("CLIENT_HEADER_TIMEOUT", "0"),
     ("CLIENT_BODY_TIMEOUT", "-1"),
     ("CLIENT_BODY_TIMEOUT", "301"),
+    ("CLIENT_SEND_TIMEOUT", "0"),
+    ("CHANGES_HEARTBEAT_SECONDS", "0"),
+    ("CHANGES_HEARTBEAT_SECONDS", "301"),
     ("RATE_LIMIT_PER_SECOND", "-1"),
     ("RATE_LIMIT_BURST", "0"),
     ("RATE_LIMIT_CLIENT_HEADER", "X Forwarded"),
@@ -103,6 +106,8 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.graceful_timeout == 30
     # A client that stalls is let go well before 30 s (app/http/timeouts.py).
     assert (settings.client_header_timeout, settings.client_body_timeout) == (10.0, 10.0)
+    assert settings.client_send_timeout == 10.0
+    assert settings.changes_heartbeat_seconds == 15.0  # below nginx's 60 s read timeout
     assert settings.rate_limit_per_second == 0  # off
     assert settings.rate_limit_burst == 100
     assert settings.rate_limit_client_header is None
@@ -153,6 +158,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
         "GRACEFUL_TIMEOUT": "15",
         "CLIENT_HEADER_TIMEOUT": "4",
         "CLIENT_BODY_TIMEOUT": "2.5",
+        "CLIENT_SEND_TIMEOUT": "3",
         "RATE_LIMIT_PER_SECOND": "2.5",
         "RATE_LIMIT_BURST": "20",
         "RATE_LIMIT_CLIENT_HEADER": "X-Forwarded-For",
@@ -171,6 +177,7 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
         "REQUIRE_IDEMPOTENCY_KEY": "true",
         "CHANGES_RETENTION": "86400",
         "CHANGES_POLL_SECONDS": "0.25",
+        "CHANGES_HEARTBEAT_SECONDS": "5",
         "WRITE_POLICY": "owner",
         "READ_POLICY": "signed_in",
         "SIGNUP": "closed",
@@ -198,10 +205,12 @@ def test_every_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert settings.require_if_match is True
     assert (settings.idempotency_key_ttl, settings.require_idempotency_key) == (3600, True)
     assert (settings.changes_retention, settings.changes_poll_seconds) == (86400, 0.25)
+    assert settings.changes_heartbeat_seconds == 5.0
     assert settings.log_level == "DEBUG"
     assert settings.environment == "production"
     assert (settings.web_concurrency, settings.graceful_timeout) == (3, 15)
     assert (settings.client_header_timeout, settings.client_body_timeout) == (4.0, 2.5)
+    assert settings.client_send_timeout == 3.0
     assert (settings.rate_limit_per_second, settings.rate_limit_burst) == (2.5, 20)
     assert settings.rate_limit_client_header == "x-forwarded-for"
     assert settings.forwarded_allow_ips == ["10.0.0.0/8", "192.0.2.1"]

@@ -1,15 +1,25 @@
-"""`GET /changes`: the change feed, read from the change log (app/kit/changes)."""
+"""`GET /changes`: the change feed, read from the change log (app/kit/changes): a JSON
+page, a long poll, or Server-Sent Events (stream.py)."""
 
 import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
 
-from app.db import Database, DatabaseUnavailable
-from app.http.dependencies import DatabaseDep, OptionsDep
+from app.changes.stream import (
+    MEDIA_TYPE,
+    ChangeStream,
+    Follow,
+    StreamSettings,
+    event,
+    wants_events,
+)
+from app.db import DatabaseUnavailable
+from app.http.dependencies import DatabaseDep, HttpOptions, OptionsDep
 from app.http.errors import InvalidInput, declare
 from app.http.query_string import query_parameters, validated_query
 from app.http.responses import FastJSONResponse
@@ -22,7 +32,7 @@ from app.kit.changes.feed import (
     position_token,
     read_feed,
 )
-from app.kit.changes.watch import ChangeWatch
+from app.kit.changes.watch import Batch, ChangeWatch
 from app.kit.fields import ID_MAX
 from app.kit.listing.cursors import CursorCodec, codec
 
@@ -104,53 +114,135 @@ def _watch(request: Request) -> ChangeWatch:
 WatchDep = Annotated[ChangeWatch, Depends(_watch)]
 
 
+_EXAMPLE_POSITION = "WzQyXQ.v3Jx0p7C8yqE1m9Hq2bW4f5Tz6s"
+_EVENTS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": (
+            "The changes, as JSON; or, with `Accept: text/event-stream`, as Server-Sent "
+            "Events (`change`, `bookmark`, `reset`, `reconnect`) that do not end"
+        ),
+        "content": {
+            MEDIA_TYPE: {
+                "schema": {"type": "string"},
+                "example": (
+                    event(
+                        b"bookmark",
+                        b'{"position":"%s"}' % _EXAMPLE_POSITION.encode(),
+                        _EXAMPLE_POSITION,
+                    )
+                    + b":\n\n"
+                ).decode(),
+            }
+        },
+    }
+}
+
+
 @router.get(
     "/changes",
     response_model=Changes,
-    responses=declare(InvalidFeedRequest, PositionGone, DatabaseUnavailable),
+    responses=declare(InvalidFeedRequest, PositionGone, DatabaseUnavailable) | _EVENTS,
     openapi_extra={"parameters": query_parameters(FeedParameters)},
     summary="What changed, in commit order",
 )
 async def read_changes(
-    request: Request, database: DatabaseDep, options: OptionsDep, watch: WatchDep
-) -> FastJSONResponse:
+    request: Request,
+    database: DatabaseDep,
+    options: OptionsDep,
+    watch: WatchDep,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            description=(
+                "With `Accept: text/event-stream`: the `id` of the last event received, "
+                "to resume from (instead of `since`; an EventSource sends it by itself)."
+            ),
+        ),
+    ] = None,
+) -> Response:
     """The changes to heroes and teams after `since`, oldest first, and the `position` to
     continue from. Following the feed from a list's `Changes-Position` header keeps a copy
     exactly in step: every committed change once, in commit order. 410 when `since` is
-    older than the changes kept (CHANGES_RETENTION): list again."""
+    older than the changes kept (CHANGES_RETENTION): list again. With
+    `Accept: text/event-stream`, the same changes as Server-Sent Events, for as long as
+    the client stays (`wait` does not apply; `limit` is the most sent at once)."""
     given = validated_query(FeedParameters, request.query_params)
     positions = codec(options.cursor_secret)
-    since = _since(given.since, positions)
     filters = Filters(given.resource, given.id)
+    if wants_events(request.headers.get("accept")):
+        since = _resumed_from(last_event_id, given.since, positions)
+        return await _event_stream(watch, since, given, positions, options)
+    since = _since(given.since, positions)
     page = await read_feed(database, since, filters, given.limit)
     if not page.changes and given.wait > 0:
-        page = await _wait_for_changes(database, watch, page.position, filters, given)
+        page = await _wait_for_changes(watch, page.position, filters, given)
     return FastJSONResponse(_body(page, positions))
 
 
 async def _wait_for_changes(
-    database: Database, watch: ChangeWatch, since: int, filters: Filters, given: FeedParameters
+    watch: ChangeWatch, since: int, filters: Filters, given: FeedParameters
 ) -> FeedPage:
     """The first page with a change after `since`, or an empty one when the wait is over;
-    each time the clock moves, the page is read again (other resources' changes, or other
-    rows', move it too)."""
+    each time the clock moves, the worker's one read of the new changes is filtered again
+    (other resources' changes, or other rows', move it too)."""
     deadline = time.monotonic() + given.wait
     page = FeedPage([], since)
     while not page.changes:
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not await watch.wait_past(page.position, remaining):
             return page
-        page = await read_feed(database, page.position, filters, given.limit)
+        page = _page(await watch.changes_after(page.position, filters, given.limit))
     return page
 
 
-def _since(token: str | None, positions: CursorCodec) -> int | None:
+async def _event_stream(
+    watch: ChangeWatch,
+    since: int | None,
+    given: FeedParameters,
+    positions: CursorCodec,
+    options: HttpOptions,
+) -> ChangeStream:
+    """The stream, its first batch read from the database before it starts (which checks
+    the position: a database that cannot be read is a 503 still); a position older than
+    the log keeps is a `reset` event, not a 410."""
+    filters, limit = Filters(given.resource, given.id), given.limit
+    first: Batch | None
+    if since is None:
+        first = await watch.read(None, filters, limit)
+        since = first.position
+    else:
+        try:
+            first = await watch.read(since, filters, limit)
+        except PositionGone:
+            first = None
+    follow = Follow(watch, since, first, filters, limit, positions)
+    return ChangeStream(follow, StreamSettings(options.stream_heartbeat, options.send_timeout))
+
+
+def _page(batch: Batch) -> FeedPage:
+    return FeedPage([change.body for change in batch.changes], batch.position)
+
+
+def _resumed_from(
+    last_event_id: str | None, since: str | None, positions: CursorCodec
+) -> int | None:
+    """A stream resumes from Last-Event-ID, which an EventSource sends (with its first
+    URL, whose `since` is older) when it reconnects."""
+    if last_event_id is None:
+        return _since(since, positions)
+    return _since(last_event_id, positions, ("header", "Last-Event-ID"))
+
+
+def _since(
+    token: str | None, positions: CursorCodec, where: tuple[str, str] = ("query", "since")
+) -> int | None:
     if token is None:
         return None
     try:
         return position_of(token, positions)
     except InvalidPosition as error:
-        problem = {"type": "value_error", "loc": ("query", "since"), "msg": str(error)}
+        problem = {"type": "value_error", "loc": where, "msg": str(error)}
         raise RequestValidationError([problem]) from None
 
 

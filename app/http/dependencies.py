@@ -25,6 +25,8 @@ class HttpOptions:
     require_idempotency_key: bool = False
     idempotency_key_ttl: float = 86_400
     idempotency_lease: float = 60
+    stream_heartbeat: float = 15.0  # CHANGES_HEARTBEAT_SECONDS
+    send_timeout: float = 10.0  # CLIENT_SEND_TIMEOUT
 
 
 def http_options(request: Request) -> HttpOptions:

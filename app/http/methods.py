@@ -139,12 +139,17 @@ def _with_trailing_slash(scope: Scope) -> Scope:
 
 
 def _headers_only(send: Send) -> Send:
-    """A `send` that passes a response's start (headers) and ends its body empty."""
+    """A `send` that passes a response's start (headers) and ends its body empty at the
+    body's first part: a response that streams without end (the change feed's events)
+    is then complete, and its app hears that the client is done."""
+    ended = False
 
     async def send_headers(message: Message) -> None:
+        nonlocal ended
         if message["type"] == "http.response.body":
-            if message.get("more_body", False):
+            if ended:
                 return
+            ended = True
             message = {"type": "http.response.body", "body": b"", "more_body": False}
         await send(message)
 

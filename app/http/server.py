@@ -13,6 +13,8 @@ app/http/timeouts.py, beside the body's.
 """
 
 import asyncio
+import socket
+import struct
 from functools import partial
 from http import HTTPStatus
 from typing import Any
@@ -93,13 +95,22 @@ class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
 
 
 class HeaderTimeoutProtocol(HeadLimitedHttpToolsProtocol):
-    """The head-limited protocol with a deadline on each request's head too."""
+    """The head-limited protocol with a deadline on each request's head too, and one for
+    a client that stops reading: once its socket and the transport's buffer are full
+    (the transport asks to pause writing), the client must read some within
+    `send_timeout` seconds, else the connection is dropped (not closed, which would wait
+    for the buffer to drain: forever). An event stream to a client that stopped reading
+    would otherwise hold its connection and buffers for as long as the client lives."""
 
-    def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, header_timeout: float, send_timeout: float = 10.0, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout
         self.head_deadline: asyncio.TimerHandle | None = None
         self.head_begun = False
+        self.send_timeout = send_timeout
+        self.send_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(  # type: ignore[override]  # uvicorn's own signature
         self, transport: asyncio.Transport
@@ -109,7 +120,31 @@ class HeaderTimeoutProtocol(HeadLimitedHttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._reading_again()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.send_deadline is None:
+            self.send_deadline = self.loop.call_later(self.send_timeout, self._drop)
+
+    def resume_writing(self) -> None:
+        self._reading_again()
+        super().resume_writing()
+
+    def _drop(self) -> None:
+        """Reset the connection: a plain close would leave the kernel to keep trying to
+        deliver what its buffer holds (megabytes) to a client that reads nothing."""
+        self.send_deadline = None
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
+
+    def _reading_again(self) -> None:
+        if self.send_deadline is not None:
+            self.send_deadline.cancel()
+            self.send_deadline = None
 
     def data_received(self, data: bytes) -> None:
         # After a response, uvicorn's keep-alive timer stops at the first byte: what comes
@@ -154,6 +189,6 @@ class HeaderTimeoutProtocol(HeadLimitedHttpToolsProtocol):
         self.transport.close()
 
 
-def serve_protocol(header_timeout: float) -> Any:
+def serve_protocol(header_timeout: float, send_timeout: float) -> Any:
     """What `heroes serve` passes to uvicorn as `http=`: picklable, for its workers."""
-    return partial(HeaderTimeoutProtocol, header_timeout=header_timeout)
+    return partial(HeaderTimeoutProtocol, header_timeout=header_timeout, send_timeout=send_timeout)

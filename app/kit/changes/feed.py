@@ -69,6 +69,12 @@ class Filters:
     resource: str | None = None
     row_id: int | None = None
 
+    def admits(self, resource: str, row_id: int) -> bool:
+        """Whether a change of this row passes, as the page's statement decides."""
+        return (self.resource is None or resource == self.resource) and (
+            self.row_id is None or row_id == self.row_id
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class FeedPage:

@@ -1,33 +1,87 @@
-"""Followers waiting for the next change, woken by one poll of the clock per worker.
+"""Followers waiting for the next change, served by one read of the log per worker.
 
-However many followers wait, a worker reads the clock once every `poll_seconds` while any
-of them does, and never when none does: the database's load grows with workers, not with
-followers. A write made by this worker, or a message from another instance, wakes the poll
-at once (`poke`), so a follower need not wait for the next tick.
+However many followers wait, a worker reads the change log once every `poll_seconds`
+while any of them does, and never when none does: the database's load grows with
+workers, not with followers. Each read fetches the changes committed since the last one
+(with the clock, in one snapshot: `read_feed`) and the worker keeps the latest `keep` of
+them in memory; every follower of the worker then takes its new changes from there,
+filtering them itself (`changes_after`). A follower further behind than what is kept
+(one that was away, or slower than the writers) reads pages from the database until it
+is within reach again. What is kept stays true while the poll sleeps (nobody waits): a
+position is never reused, so the changes kept are still every change of their range, and
+the next read continues from where the last one stopped.
+
+A write made by this worker, or a message from another instance (wakeups.py), wakes the
+poll at once (`poke`), so a follower need not wait for the next tick.
 """
 
 import asyncio
 import logging
+from bisect import bisect_right
+from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 from app.db import Database, DatabaseUnavailable
-from app.kit.changes.feed import current_position
+from app.kit.changes.feed import FeedPage, Filters, PositionGone, read_feed
 
 logger = logging.getLogger("app.changes")
+
+KEEP = 2048
+"""Changes each worker keeps in memory: two batches of 1,000 (about 2 MB)."""
+PAGE = 500
+"""Changes one read of the poll fetches at most."""
+EVERYTHING = Filters()
+Encode = Callable[[dict[str, Any]], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Followed:
+    """A change as followers take it: as the feed answers it (`body`, its position an
+    int), and what a stream sends for it (`shown`), encoded once per worker however many
+    followers send it."""
+
+    position: int
+    resource: str
+    row_id: int
+    body: dict[str, Any]
+    shown: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    changes: list[Followed]
+    position: int  # where the follower continues from
 
 
 class ChangeWatch:
     """One per app. It lives on the event loop that first uses it, and starts afresh on
     another one (an app started again, in tests): asyncio's events belong to one loop."""
 
-    def __init__(self, database: Database, poll_seconds: float) -> None:
+    def __init__(
+        self,
+        database: Database,
+        poll_seconds: float,
+        encode: Encode = orjson.dumps,
+        keep: int = KEEP,
+    ) -> None:
         self._database = database
         self._poll_seconds = poll_seconds
+        self._encode = encode
+        self._keep = keep
         self._start(None)
 
     def _start(self, loop: asyncio.AbstractEventLoop | None) -> None:
         self._loop = loop
-        self._latest = -1  # the clock's position as last read; -1: not read yet
+        # What is kept: every change after `_kept_from` up to `_latest`, the clock's position
+        # as last read (-1: not read yet), in commit order.
+        self._kept: list[Followed] = []
+        self._positions: list[int] = []
+        self._kept_from = -1
+        self._latest = -1
         self._advanced = asyncio.Event()  # set, and replaced, each time the clock moves
         self._poked = asyncio.Event()
         self._waiting = 0
@@ -43,6 +97,10 @@ class ChangeWatch:
     def latest(self) -> int:
         return self._latest
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     async def wait_past(self, position: int, timeout: float) -> bool:
         """Wait until the clock is past `position`, or `timeout` seconds; whether it is.
         Returns at once when the watch is closed (the service stops)."""
@@ -51,29 +109,74 @@ class ChangeWatch:
         self._start_polling()
         try:
             async with asyncio.timeout(timeout):
-                while self._latest <= position and not self._closed:
+                while not self._past(position) and not self._closed:
                     await self._advanced.wait()
         except TimeoutError:
             pass
         finally:
             self._waiting -= 1
-        return self._latest > position
+        return self._past(position)
+
+    async def changes_after(self, position: int | None, filters: Filters, limit: int) -> Batch:
+        """The changes after `position` (None: now) that `filters` let through, at most
+        `limit`: from memory when what is kept reaches back to `position`, else a page
+        read from the database (PositionGone when it is older than the log keeps)."""
+        self._on_this_loop()
+        if position is not None and self._kept_from <= position <= self._latest:
+            return self._kept_after(position, filters, limit)
+        return await self.read(position, filters, limit)
+
+    async def read(self, position: int | None, filters: Filters, limit: int) -> Batch:
+        """As `changes_after`, from the database whatever is kept: a follower's first
+        read, which checks its position against what the log keeps (PositionGone)."""
+        # Shielded: a follower that leaves mid-read must not cut a connection short.
+        page = await asyncio.shield(read_feed(self._database, position, filters, limit))
+        return Batch([self._followed(change) for change in page.changes], page.position)
 
     def poke(self) -> None:
-        """Read the clock now: something may have changed."""
+        """Read the log now: something may have changed."""
         if self._loop is asyncio.get_running_loop():
             self._poked.set()
+
+    def forget(self) -> None:
+        """Forget what is kept: the log was emptied and its clock set back, as the tests
+        do between tests (in production a position is never reused)."""
+        self._kept, self._positions = [], []
+        self._kept_from = self._latest = -1
+
+    def release(self) -> None:
+        """Wake every follower for good: the service is stopping."""
+        self._on_this_loop()
+        self._closed = True
+        self._advanced.set()
+        self._poked.set()
 
     async def close(self) -> None:
         """Wake every follower and stop polling (until it is used on another loop)."""
         if self._loop is not asyncio.get_running_loop():
             return
-        self._closed = True
-        self._advanced.set()
+        self.release()
         if self._poller is not None:
             self._poller.cancel()
             with suppress(asyncio.CancelledError):
                 await self._poller
+
+    def _past(self, position: int) -> bool:
+        return self._latest > position
+
+    def _kept_after(self, position: int, filters: Filters, limit: int) -> Batch:
+        taken: list[Followed] = []
+        for index in range(bisect_right(self._positions, position), len(self._kept)):
+            change = self._kept[index]
+            if filters.admits(change.resource, change.row_id):
+                taken.append(change)
+                if len(taken) == limit:
+                    return Batch(taken, change.position)
+        return Batch(taken, self._latest)
+
+    def _followed(self, change: dict[str, Any]) -> Followed:
+        at: int = change["position"]
+        return Followed(at, change["resource"], change["id"], change, self._encode(change))
 
     def _start_polling(self) -> None:
         if self._poller is None or self._poller.done():
@@ -82,15 +185,40 @@ class ChangeWatch:
     async def _poll(self) -> None:
         while self._waiting and not self._closed:
             self._poked.clear()
+            before = self._latest
             try:
-                now = await current_position(self._database)
+                await self._read_new()
             except DatabaseUnavailable:
-                logger.warning("the change clock could not be read")
-            else:
-                if now != self._latest:
-                    self._latest = now
-                    self._advanced.set()
-                    self._advanced = asyncio.Event()
+                logger.warning("the change log could not be read")
+            if self._latest != before:
+                self._advanced.set()
+                self._advanced = asyncio.Event()
             with suppress(TimeoutError):
                 async with asyncio.timeout(self._poll_seconds):
                     await self._poked.wait()
+
+    async def _read_new(self) -> None:
+        """Keep the changes committed since the last read. Further behind than `keep`
+        (the poll slept while nobody waited), start afresh from now: the followers still
+        behind read the database themselves."""
+        if self._latest >= 0:
+            for _ in range(self._keep // PAGE + 1):
+                try:
+                    page = await read_feed(self._database, self._latest, EVERYTHING, PAGE)
+                except PositionGone:
+                    break
+                self._keep_page(page)
+                if len(page.changes) < PAGE:
+                    return
+        now = await read_feed(self._database, None, EVERYTHING, 1)
+        self._kept, self._positions = [], []
+        self._kept_from = self._latest = now.position
+
+    def _keep_page(self, page: FeedPage) -> None:
+        self._kept.extend(self._followed(change) for change in page.changes)
+        self._positions.extend(change["position"] for change in page.changes)
+        self._latest = page.position
+        excess = len(self._kept) - self._keep
+        if excess > self._keep // 4:  # cut the list's front now and then, not each time
+            self._kept_from = self._positions[excess - 1]
+            del self._kept[:excess], self._positions[:excess]
