@@ -41,8 +41,10 @@ class _Transaction:
     def execute_many(self, statement: Statement, params: Sequence[Params]) -> int:
         """An INSERT once per params, as Core runs it (the session's ORM bulk insert
         would answer no row count)."""
-        connection = self._session.connection(execution_options=self._options)
-        return connection.execute(statement.sql, list(params)).rowcount
+        connection = self._session.connection()
+        return connection.execute(
+            statement.sql, list(params), execution_options=self._options
+        ).rowcount
 
     def refusable(self, run: Callable[[], Any]) -> Any:
         """`run`'s result, or the ConstraintViolation that refused it, undone alone (under
