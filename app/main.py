@@ -57,6 +57,7 @@ from app.http.shutdown import on_stop_signal
 from app.http.startup import OneLineStartupFailure
 from app.http.timeouts import BodyTimeoutMiddleware
 from app.kit.changes import feed
+from app.kit.changes.sequencer import Sequencer
 from app.kit.changes.wakeups import Wakeups
 from app.kit.changes.watch import ChangeWatch
 from app.kit.listing.cursors import codec
@@ -96,6 +97,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     database: Database = app.state.database
     watch: ChangeWatch = app.state.changes_watch
     wakeups: Wakeups = app.state.change_wakeups
+    sequencer: Sequencer = app.state.change_sequencer
     wakeups.start()
     # A stop signal ends the event streams at once (app/http/shutdown.py says why).
     restore_signals = on_stop_signal(watch.release)
@@ -106,6 +108,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         restore_signals()
+        await sequencer.close()
         await wakeups.close()
         await watch.close()
         for task in (sampler, purger):
@@ -123,17 +126,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _watch_changes(app: FastAPI, settings: Settings) -> None:
-    """The app's watch on the change log (app/kit/changes/watch.py), which keeps each
-    change's event encoded once, and what wakes its followers: this worker's successful
-    writes, and (with Redis, from the lifespan on) every other worker's."""
+    """The app's sequencer, which numbers committed changes (app/kit/changes/sequencer.py);
+    its watch on the change log (watch.py), which keeps each change's event encoded once;
+    and what wakes its followers: the sequencer's rounds, and (with Redis, from the
+    lifespan on) every other worker's."""
     options: HttpOptions = app.state.http_options
     encode = change_stream.encoder(codec(options.cursor_secret))
-    watch = ChangeWatch(app.state.database, settings.changes_poll_seconds, encode)
-    app.state.changes_watch = watch
-    app.state.change_wakeups = wakeups = Wakeups(
+    database: Database = app.state.database
+
+    def numbered() -> None:
+        wakeups.numbered()
+
+    sequencer = Sequencer(database, numbered)
+    watch = ChangeWatch(database, settings.changes_poll_seconds, encode, sequencer)
+    wakeups = Wakeups(
         watch, settings.redis_url, settings.redis_key_prefix + "changes", settings.redis_timeout
     )
-    app.add_middleware(WakeFollowers, wakeups=wakeups, prefixes=WATCHED_PREFIXES)
+    app.state.change_sequencer = sequencer
+    app.state.changes_watch = watch
+    app.state.change_wakeups = wakeups
+    app.add_middleware(WakeFollowers, sequencer=sequencer, prefixes=WATCHED_PREFIXES)
 
 
 def _freeze_startup_objects() -> None:

@@ -1,21 +1,21 @@
 """Where "a write committed" is seen: a write to a watched resource that was answered
 with success. Every service commits its transaction before its route answers, so a 2xx
 or 3xx to POST, PUT, PATCH or DELETE under `prefixes` follows a commit (an answer
-replayed for an Idempotency-Key too, which wakes followers for nothing new: harmless).
-Seen here, after the answer, the wake-up (and the Redis message it may send) never runs
-inside a transaction and never holds up the answer."""
+replayed for an Idempotency-Key too, which asks for nothing new: harmless). Seen here,
+after the answer, the sequencer is asked to number the write's changes soon, which then
+wakes followers: it never runs inside a transaction and never holds up the answer."""
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.kit.changes.wakeups import Wakeups
+from app.kit.changes.sequencer import Sequencer
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class WakeFollowers:
-    def __init__(self, app: ASGIApp, wakeups: Wakeups, prefixes: tuple[str, ...]) -> None:
+    def __init__(self, app: ASGIApp, sequencer: Sequencer, prefixes: tuple[str, ...]) -> None:
         self.app = app
-        self.wakeups = wakeups
+        self.sequencer = sequencer
         self.prefixes = prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -36,4 +36,4 @@ class WakeFollowers:
 
         await self.app(scope, receive, send_noting_status)
         if 200 <= status < 400:  # a success: the write committed
-            self.wakeups.written()
+            self.sequencer.nudge()

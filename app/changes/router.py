@@ -18,7 +18,7 @@ from app.changes.stream import (
     event,
     wants_events,
 )
-from app.db import DatabaseUnavailable
+from app.db import Database, DatabaseUnavailable
 from app.http.dependencies import DatabaseDep, HttpOptions, OptionsDep
 from app.http.errors import InvalidInput, declare
 from app.http.query_string import query_parameters, validated_query
@@ -28,6 +28,8 @@ from app.kit.changes.feed import (
     Filters,
     InvalidPosition,
     PositionGone,
+    Since,
+    current_position,
     position_of,
     position_token,
     read_feed,
@@ -170,35 +172,48 @@ async def read_changes(
     given = validated_query(FeedParameters, request.query_params)
     positions = codec(options.cursor_secret)
     filters = Filters(given.resource, given.id)
+    # Every change committed before the request is numbered first: a client reads its
+    # own writes, and "now" is after all of them.
+    await watch.settle()
     if wants_events(request.headers.get("accept")):
-        since = _resumed_from(last_event_id, given.since, positions)
+        since = await _resolved(database, _resumed_from(last_event_id, given.since, positions))
         return await _event_stream(watch, since, given, positions, options)
-    since = _since(given.since, positions)
+    since = await _resolved(database, _since(given.since, positions))
     page = await read_feed(database, since, filters, given.limit)
+    if since is None:
+        since = Since(page.position)
     if not page.changes and given.wait > 0:
-        page = await _wait_for_changes(watch, page.position, filters, given)
-    return FastJSONResponse(_body(page, positions))
+        page = await _wait_for_changes(watch, since.moved(page.position), filters, given)
+    return FastJSONResponse(_body(page, since, positions))
+
+
+async def _resolved(database: Database, since: Since | None) -> Since | None:
+    """`since` with the `until` of the changes it skips, read after the sequencer's round
+    that numbered them (app/kit/changes/feed.py, `Since`)."""
+    if since is None or not since.skip or since.until is not None:
+        return since
+    return since.resolved(await current_position(database))
 
 
 async def _wait_for_changes(
-    watch: ChangeWatch, since: int, filters: Filters, given: FeedParameters
+    watch: ChangeWatch, since: Since, filters: Filters, given: FeedParameters
 ) -> FeedPage:
     """The first page with a change after `since`, or an empty one when the wait is over;
     each time the clock moves, the worker's one read of the new changes is filtered again
     (other resources' changes, or other rows', move it too)."""
     deadline = time.monotonic() + given.wait
-    page = FeedPage([], since)
+    page = FeedPage([], since.at)
     while not page.changes:
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not await watch.wait_past(page.position, remaining):
             return page
-        page = _page(await watch.changes_after(page.position, filters, given.limit))
+        page = _page(await watch.changes_after(since.moved(page.position), filters, given.limit))
     return page
 
 
 async def _event_stream(
     watch: ChangeWatch,
-    since: int | None,
+    since: Since | None,
     given: FeedParameters,
     positions: CursorCodec,
     options: HttpOptions,
@@ -210,7 +225,7 @@ async def _event_stream(
     first: Batch | None
     if since is None:
         first = await watch.read(None, filters, limit)
-        since = first.position
+        since = Since(first.position)
     else:
         try:
             first = await watch.read(since, filters, limit)
@@ -226,7 +241,7 @@ def _page(batch: Batch) -> FeedPage:
 
 def _resumed_from(
     last_event_id: str | None, since: str | None, positions: CursorCodec
-) -> int | None:
+) -> Since | None:
     """A stream resumes from Last-Event-ID, which an EventSource sends (with its first
     URL, whose `since` is older) when it reconnects."""
     if last_event_id is None:
@@ -236,7 +251,7 @@ def _resumed_from(
 
 def _since(
     token: str | None, positions: CursorCodec, where: tuple[str, str] = ("query", "since")
-) -> int | None:
+) -> Since | None:
     if token is None:
         return None
     try:
@@ -246,9 +261,9 @@ def _since(
         raise RequestValidationError([problem]) from None
 
 
-def _body(page: FeedPage, positions: CursorCodec) -> dict[str, Any]:
+def _body(page: FeedPage, since: Since, positions: CursorCodec) -> dict[str, Any]:
     changes = [
-        change | {"position": position_token(change["position"], positions)}
+        change | {"position": position_token(since.moved(change["position"]), positions)}
         for change in page.changes
     ]
-    return {"changes": changes, "position": position_token(page.position, positions)}
+    return {"changes": changes, "position": position_token(since.moved(page.position), positions)}

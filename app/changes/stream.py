@@ -34,8 +34,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from app.db import DatabaseUnavailable
-from app.kit.changes.feed import Filters, PositionGone, position_token
-from app.kit.changes.watch import Batch, ChangeWatch, Encode
+from app.kit.changes.feed import Filters, PositionGone, Since, position_token
+from app.kit.changes.watch import Batch, ChangeWatch, Encode, Followed
 from app.kit.listing.cursors import CursorCodec
 
 MEDIA_TYPE = "text/event-stream"
@@ -87,7 +87,7 @@ class Follow:
     """What a stream follows: from `start`, with the first batch already read."""
 
     watch: ChangeWatch
-    start: int
+    start: Since
     first: Batch | None  # None: `start` is older than the log keeps
     filters: Filters
     limit: int
@@ -147,7 +147,7 @@ class _Follower:
         self.watch = follow.watch
         self.settings = settings
         self.send = send
-        self.position = follow.start
+        self.since = follow.start
         self.shown = -1  # the last position the client was given as an id
         self.spoke = self.bookmarked = time.monotonic()
 
@@ -170,7 +170,7 @@ class _Follower:
             return None
         try:
             return await self.watch.changes_after(
-                self.position, self.follow.filters, self.follow.limit
+                self.since, self.follow.filters, self.follow.limit
             )
         except PositionGone:
             await self.reset()
@@ -180,9 +180,9 @@ class _Follower:
 
     async def show(self, batch: Batch) -> None:
         if batch.changes:
-            await self.say(b"".join(change.shown for change in batch.changes))
+            await self.say(b"".join(map(self.shown_as, batch.changes)))
             self.shown = batch.changes[-1].position
-        self.position = batch.position
+        self.since = self.since.moved(batch.position)
         if self.bookmark_due() and time.monotonic() >= self.bookmarked + BOOKMARK_SECONDS:
             await self.bookmark()
 
@@ -193,26 +193,35 @@ class _Follower:
             due = self.spoke + self.settings.heartbeat
             if self.bookmark_due():
                 due = min(due, self.bookmarked + BOOKMARK_SECONDS)
-            if await self.watch.wait_past(self.position, max(0.0, due - time.monotonic())):
+            if await self.watch.wait_past(self.since.at, max(0.0, due - time.monotonic())):
                 return
             if self.bookmark_due() and time.monotonic() >= self.bookmarked + BOOKMARK_SECONDS:
                 await self.bookmark()
             elif time.monotonic() >= self.spoke + self.settings.heartbeat:
                 await self.say(HEARTBEAT)
 
+    def shown_as(self, change: Followed) -> bytes:
+        """A change's event: as the worker encoded it once, but where its id must also
+        name the changes this follower still skips (`Since`)."""
+        moved = self.since.moved(change.position)
+        if not moved.skip:
+            return change.shown
+        token = position_token(moved, self.follow.codec)
+        return event(b"change", orjson.dumps(change.body | {"position": token}), token)
+
     def bookmark_due(self) -> bool:
-        return self.position != self.shown
+        return self.since.at != self.shown
 
     async def bookmark(self) -> None:
-        token = position_token(self.position, self.follow.codec)
+        token = position_token(self.since, self.follow.codec)
         await self.say(event(b"bookmark", orjson.dumps({"position": token}), token))
-        self.shown, self.bookmarked = self.position, time.monotonic()
+        self.shown, self.bookmarked = self.since.at, time.monotonic()
 
     async def reset(self) -> None:
         await self.say(event(b"reset", orjson.dumps({"detail": PositionGone.detail})))
 
     async def reconnect(self) -> None:
-        token = position_token(self.position, self.follow.codec)
+        token = position_token(self.since, self.follow.codec)
         data = orjson.dumps({"position": token})
         await self.say(event(b"reconnect", data, token, random.randint(*RETRY_MS)))  # noqa: S311
 

@@ -344,7 +344,7 @@ async def _run(database: Database, planned: Sequence[Planned], origin: Origin) -
             for entry in records(results[place])
         ]
 
-    return await database.transaction([*steps, *recording(entries_of, origin)])
+    return await database.transaction([*steps, recording(entries_of, origin)])
 
 
 def touch_statement(table: type[Any]) -> Statement:

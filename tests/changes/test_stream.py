@@ -157,6 +157,7 @@ def test_a_position_older_than_the_log_keeps_is_a_reset_event(
 ) -> None:
     old = json_feed(feed)["position"]
     create_hero(feed, "Purged")
+    json_feed(feed)  # the change is numbered (a read of the feed waits for that)
     with clean_db.begin() as connection:  # as a purge past CHANGES_RETENTION moves it
         connection.execute(update(ChangeClock).values(horizon=ChangeClock.position))
 

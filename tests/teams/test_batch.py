@@ -85,6 +85,7 @@ def test_a_non_atomic_batch_applies_its_items_in_order_and_refuses_taken_names(
             "etag": f'"{preventers.id}.2"',
         },
     ]
+    client.get("/changes")  # a read of the feed waits until they are numbered
     recorded = changes(session)
     assert [(c.row_id, c.op, json.loads(c.changed)) for c in recorded] == [
         (preventers.id, "update", ["name"]),

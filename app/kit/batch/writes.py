@@ -8,8 +8,8 @@ changed them in its items' order would lock two rows in the opposite order to an
 batch's). The items then run in their own order, each one statement: an INSERT, or an
 UPDATE that compares and sets the version and owner it expects, as PATCH's does. After
 them, each referred row that one of the written items joined or left is touched once (its
-version and `updated_at` move), and every change is recorded by the change log's two
-steps, at consecutive positions.
+version and `updated_at` move), and every change is recorded by the change log's step, in
+the items' order: one sequencer round numbers them all, so followers see them at once.
 
 What decides an item's fate is the database's:
 - A change that matches no row failed; why is read from its row as the batch locked it (or
@@ -247,7 +247,7 @@ class _Run:
         steps += self._touches()
         steps.append(_check(self._verdict))
         steps += [self._also(each) for each in self.batch.also]
-        steps += recording(self._entries, self.batch.origin)
+        steps.append(recording(self._entries, self.batch.origin))
         return steps
 
     # --- what is read and locked first ---------------------------------------------------

@@ -1,10 +1,9 @@
-"""Recording changes: the two steps that end every write's transaction.
+"""Recording changes: the step that ends every write's transaction.
 
 A write hands `recording` a function that says, from its transaction's results, which
-rows it changed and how (`Entry`); the steps then draw that many positions from the clock
-(`change_clock`, app/kit/changes/models.py says why this orders them by commit) and insert
-one change row each. Both run in the write's own transaction, so a change is recorded if
-and only if the write commits.
+rows it changed and how (`Entry`); the step then inserts one change row each, unnumbered.
+It runs in the write's own transaction, so a change is recorded if and only if the write
+commits; the sequencer numbers it once it has (app/kit/changes/models.py says how).
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -14,26 +13,18 @@ from functools import cached_property
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select
 
-from app.db import Columns, Params, Row
+from app.db import Columns, Params
 from app.db.database import Step
 from app.db.statements import Statement
 from app.db.tables import column, utc_now
-from app.kit.changes.models import CLOCK_ID, ChangeClock, ChangeRecord
+from app.kit.changes.models import ChangeRecord
 
 Op = Literal["create", "update", "delete", "restore"]
 Results = Sequence[Any]
 
-_clock_position = column(ChangeClock.position)
-_is_clock = column(ChangeClock.id) == CLOCK_ID
-DRAW = Statement(
-    update(ChangeClock).where(_is_clock).values(position=_clock_position + bindparam("count"))
-)
-"""Moves the clock past the positions a transaction's changes take (locking its row)."""
-DRAWN = Statement(select(_clock_position).where(_is_clock))
 _RECORDED = (
-    "position",
     "resource",
     "row_id",
     "version",
@@ -114,30 +105,19 @@ Entries = Callable[[Results], Sequence[Entry]]
 """The changes a transaction made, from its steps' results."""
 
 
-def recording(entries_of: Entries, origin: Origin) -> tuple[Step, Step]:
-    """The steps that record what `entries_of` finds in the results of the steps before
-    them: the clock drawn (the last lock the transaction takes), then the change rows.
-    Both are skipped when it finds none."""
-    found: list[Entry] = []
-
-    def draw(results: Results) -> Params | None:
-        found[:] = entries_of(results)
-        return {"count": len(found)} if found else None
+def recording(entries_of: Entries, origin: Origin) -> Step:
+    """The step that records what `entries_of` finds in the results of the steps before
+    it; skipped when it finds none."""
 
     def records(results: Results) -> list[Params] | None:
-        drawn: Row | None = results[-1]
-        if not found or drawn is None:
-            return None
-        first = drawn[0] - len(found) + 1
         now = utc_now()
-        return [_params(entry, first + place, now, origin) for place, entry in enumerate(found)]
+        return [_params(entry, now, origin) for entry in entries_of(results)] or None
 
-    return Step.updated(DRAW, DRAWN, draw, required=True), Step.many(INSERT, records)
+    return Step.many(INSERT, records)
 
 
-def _params(entry: Entry, position: int, now: datetime, origin: Origin) -> Params:
+def _params(entry: Entry, now: datetime, origin: Origin) -> Params:
     return {
-        "set_position": position,
         "set_resource": entry.log.resource,
         "set_row_id": entry.row_id,
         "set_version": entry.version,

@@ -1,11 +1,14 @@
 """The change log's tables: one row per change, and the clock that numbers them.
 
-A change's `position` is drawn from `change_clock` by an UPDATE that is the writing
-transaction's last step but one: the clock's row stays locked until that transaction
-commits, so a later writer draws a later position only after the earlier one is visible.
-Positions are therefore in commit order with no gaps a reader could see later filled: a
-follower that has seen position P has seen every change at or below it (README, "The
-change feed").
+A write inserts its changes unnumbered, in its own transaction: each gets a `seq` from
+the table's own sequence, drawn before commit, so not in commit order, and no `position`.
+Once committed, they are numbered by the sequencer (sequencer.py): a short transaction of
+its own that takes the clock's row lock and gives every change committed and still
+unnumbered a position above the clock's, then moves the clock past them. Rounds take
+turns on that lock, and each numbers only changes already committed, so positions only
+ever grow with the rounds, and none is given below one a reader may have seen: a follower
+that has seen position P has seen every change numbered at or below it (README, "The
+change feed"). Writers never wait on the clock.
 """
 
 from datetime import datetime
@@ -35,14 +38,16 @@ class ChangeRecord(SQLModel, table=True):
     # raced another one for the same version is refused by it.
     __table_args__ = (
         UniqueConstraint("resource", "row_id", "version"),
+        UniqueConstraint("position"),
         Index("ix_change_log_resource_position", "resource", "position"),
         Index("ix_change_log_changed_at", "changed_at"),
-        _TEXT_TABLE,
+        _TEXT_TABLE | {"sqlite_autoincrement": True},  # a seq is never handed out twice
     )
 
-    position: int = Field(
-        primary_key=True, sa_type=ID_TYPE, sa_column_kwargs={"autoincrement": False}
-    )
+    # Drawn as the change is inserted: orders the changes one round numbers (a row's
+    # changes are inserted one after another, under its lock, so they keep their order).
+    seq: int | None = Field(default=None, primary_key=True, sa_type=ID_TYPE)
+    position: int | None = Field(default=None, sa_type=ID_TYPE)  # None until numbered
     resource: str = Field(max_length=RESOURCE_MAX_LENGTH)
     row_id: int = Field(sa_type=ID_TYPE)
     version: int
@@ -62,7 +67,7 @@ class ChangeClock(SQLModel, table=True):
     __tablename__ = "change_clock"
 
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    position: int = Field(sa_type=ID_TYPE)  # the last position drawn
+    position: int = Field(sa_type=ID_TYPE)  # the last position given
     # Changes at or below this position may have been purged (CHANGES_RETENTION): a
     # follower behind it has missed some and must list again (410).
     horizon: int = Field(sa_type=ID_TYPE)

@@ -1,13 +1,14 @@
-"""Waking followers on every instance when a write commits.
+"""Waking followers on every instance when changes are numbered.
 
-After a write commits, this worker pokes its watch (watch.py) and, with REDIS_URL set,
-publishes a tiny message on a Redis channel that every worker of every instance listens
-to; a message pokes the receiver's watch, whose next read finds the change in the
-database. Redis only wakes: the change log stays the truth, and each watch still reads it
-every CHANGES_POLL_SECONDS while followers wait. So with Redis away, followers on other
-instances hear of a change within that time instead of within milliseconds, and nothing
-else changes: a write never waits for Redis (a task of its own publishes, one message for
-all the writes made while it was busy), and never fails because of it.
+After a round of its sequencer numbered changes, this worker pokes its watch (watch.py)
+and, with REDIS_URL set, publishes a tiny message on a Redis channel that every worker of
+every instance listens to; a message pokes the receiver's watch, whose next read finds the
+changes in the database. Redis only wakes: the change log stays the truth, and each watch
+still reads it every CHANGES_POLL_SECONDS while followers wait. So with Redis away,
+followers on other instances hear of a change within that time instead of within
+milliseconds, and nothing else changes: a round never waits for Redis (a task of its own
+publishes, one message for all the rounds made while it was busy), and a write never
+fails because of it.
 """
 
 import asyncio
@@ -68,8 +69,8 @@ class Wakeups:
             asyncio.create_task(self._listen(listener)),
         ]
 
-    def written(self) -> None:
-        """A write committed: wake this worker's followers, and (soon) every other's."""
+    def numbered(self) -> None:
+        """Changes were numbered: wake this worker's followers, and (soon) every other's."""
         self.watch.poke()
         if self._pending is not None:
             self._pending.set()

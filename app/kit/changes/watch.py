@@ -11,8 +11,10 @@ is within reach again. What is kept stays true while the poll sleeps (nobody wai
 position is never reused, so the changes kept are still every change of their range, and
 the next read continues from where the last one stopped.
 
-A write made by this worker, or a message from another instance (wakeups.py), wakes the
-poll at once (`poke`), so a follower need not wait for the next tick.
+A round of this worker's sequencer, or a message from another instance (wakeups.py),
+wakes the poll at once (`poke`), so a follower need not wait for the next tick. A read
+that finds changes committed but not numbered yet (made by an instance that stopped, or
+by a script) asks the sequencer for a round.
 """
 
 import asyncio
@@ -26,7 +28,8 @@ from typing import Any
 import orjson
 
 from app.db import Database, DatabaseUnavailable
-from app.kit.changes.feed import FeedPage, Filters, PositionGone, read_feed
+from app.kit.changes.feed import FeedPage, Filters, PositionGone, Since, read_feed
+from app.kit.changes.sequencer import Sequencer
 
 logger = logging.getLogger("app.changes")
 
@@ -47,6 +50,7 @@ class Followed:
     position: int
     resource: str
     row_id: int
+    seq: int
     body: dict[str, Any]
     shown: bytes
 
@@ -66,11 +70,13 @@ class ChangeWatch:
         database: Database,
         poll_seconds: float,
         encode: Encode = orjson.dumps,
+        sequencer: Sequencer | None = None,
         keep: int = KEEP,
     ) -> None:
         self._database = database
         self._poll_seconds = poll_seconds
         self._encode = encode
+        self._sequencer = sequencer
         self._keep = keep
         self._start(None)
 
@@ -117,21 +123,27 @@ class ChangeWatch:
             self._waiting -= 1
         return self._past(position)
 
-    async def changes_after(self, position: int | None, filters: Filters, limit: int) -> Batch:
-        """The changes after `position` (None: now) that `filters` let through, at most
-        `limit`: from memory when what is kept reaches back to `position`, else a page
-        read from the database (PositionGone when it is older than the log keeps)."""
+    async def changes_after(self, since: Since | None, filters: Filters, limit: int) -> Batch:
+        """The changes after `since` (None: now) that `filters` let through, at most
+        `limit`: from memory when what is kept reaches back to it, else a page read from
+        the database (PositionGone when it is older than the log keeps)."""
         self._on_this_loop()
-        if position is not None and self._kept_from <= position <= self._latest:
-            return self._kept_after(position, filters, limit)
-        return await self.read(position, filters, limit)
+        if since is not None and self._kept_from <= since.at <= self._latest:
+            return self._kept_after(since, filters, limit)
+        return await self.read(since, filters, limit)
 
-    async def read(self, position: int | None, filters: Filters, limit: int) -> Batch:
+    async def read(self, since: Since | None, filters: Filters, limit: int) -> Batch:
         """As `changes_after`, from the database whatever is kept: a follower's first
         read, which checks its position against what the log keeps (PositionGone)."""
         # Shielded: a follower that leaves mid-read must not cut a connection short.
-        page = await asyncio.shield(read_feed(self._database, position, filters, limit))
-        return Batch([self._followed(change) for change in page.changes], page.position)
+        page = await asyncio.shield(read_feed(self._database, since, filters, limit))
+        changes = [self._followed(*each) for each in zip(page.changes, page.seqs, strict=True)]
+        return Batch(changes, page.position)
+
+    async def settle(self) -> None:
+        """Wait until every change committed before now is numbered (sequencer.py)."""
+        if self._sequencer is not None:
+            await self._sequencer.settle()
 
     def poke(self) -> None:
         """Read the log now: something may have changed."""
@@ -164,19 +176,21 @@ class ChangeWatch:
     def _past(self, position: int) -> bool:
         return self._latest > position
 
-    def _kept_after(self, position: int, filters: Filters, limit: int) -> Batch:
+    def _kept_after(self, since: Since, filters: Filters, limit: int) -> Batch:
         taken: list[Followed] = []
-        for index in range(bisect_right(self._positions, position), len(self._kept)):
+        for index in range(bisect_right(self._positions, since.at), len(self._kept)):
             change = self._kept[index]
-            if filters.admits(change.resource, change.row_id):
+            if filters.admits(change.resource, change.row_id) and not since.hides(
+                change.position, change.seq
+            ):
                 taken.append(change)
                 if len(taken) == limit:
                     return Batch(taken, change.position)
         return Batch(taken, self._latest)
 
-    def _followed(self, change: dict[str, Any]) -> Followed:
+    def _followed(self, change: dict[str, Any], seq: int) -> Followed:
         at: int = change["position"]
-        return Followed(at, change["resource"], change["id"], change, self._encode(change))
+        return Followed(at, change["resource"], change["id"], seq, change, self._encode(change))
 
     def _start_polling(self) -> None:
         if self._poller is None or self._poller.done():
@@ -209,13 +223,15 @@ class ChangeWatch:
                     break
                 self._keep_page(page)
                 if len(page.changes) < PAGE:
+                    if page.pending and self._sequencer is not None:
+                        self._sequencer.nudge()
                     return
         now = await read_feed(self._database, None, EVERYTHING, 1)
         self._kept, self._positions = [], []
         self._kept_from = self._latest = now.position
 
     def _keep_page(self, page: FeedPage) -> None:
-        self._kept.extend(self._followed(change) for change in page.changes)
+        self._kept.extend(map(self._followed, page.changes, page.seqs))
         self._positions.extend(change["position"] for change in page.changes)
         self._latest = page.position
         excess = len(self._kept) - self._keep

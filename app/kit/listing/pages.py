@@ -6,7 +6,7 @@ from typing import Any
 from app.db import Database, Row
 from app.db.database import Step
 from app.db.statements import Statement
-from app.kit.changes.feed import CLOCK
+from app.kit.changes.feed import Since, list_position_statement, list_since
 from app.kit.listing import sql
 from app.kit.listing.query import ListQuery
 from app.kit.resource import Resource
@@ -16,7 +16,7 @@ from app.kit.resource import Resource
 class Page:
     rows: list[Row]  # the resource's summary columns, or its stored ones when extras are asked
     total: int | None  # every row the filters let through, when `Prefer: count=exact` asked
-    position: int | None = None
+    position: Since | None = None
     """The change log's position in the rows' snapshot, for a resource that keeps one: a
     follower that starts there sees every change after these rows, and none before."""
 
@@ -27,7 +27,9 @@ async def fetch_page(database: Database, resource: Resource, query: ListQuery) -
     if resource.changes is None:
         rows = await database.fetch_all(statement, params)
     else:
-        rows, position = await _with_position(database, statement, params)
+        rows, position = await _with_position(
+            database, resource.changes.resource, statement, params
+        )
     if query.cursor is not None and query.cursor.before:
         rows.reverse()  # read backwards from the cursor
     total = await count_rows(database, resource, query) if query.count else None
@@ -35,16 +37,19 @@ async def fetch_page(database: Database, resource: Resource, query: ListQuery) -
 
 
 async def _with_position(
-    database: Database, statement: Statement, params: dict[str, Any]
-) -> tuple[list[Row], int]:
-    """The page's rows without the position each one carries last, and that position. An
-    empty page carries none: it is read again with the clock, in one snapshot."""
+    database: Database, log_name: str, statement: Statement, params: dict[str, Any]
+) -> tuple[list[Row], Since]:
+    """The page's rows without the position each one carries last (two columns), and that
+    position. An empty page carries none: it is read again with the position, in one
+    snapshot."""
     rows = await database.fetch_all(statement, params)
     if not rows:
-        rows, clock = await database.snapshot([Step.rows(statement, params), Step.row(CLOCK, {})])
+        rows, position = await database.snapshot(
+            [Step.rows(statement, params), Step.row(list_position_statement(log_name), {})]
+        )
         if not rows:
-            return [], int(clock[0])
-    return [row[:-1] for row in rows], int(rows[0][-1])
+            return [], list_since(*position)
+    return [row[:-2] for row in rows], list_since(*rows[0][-2:])
 
 
 async def count_rows(database: Database, resource: Resource, query: ListQuery) -> int:

@@ -32,7 +32,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from app.db import Columns
 from app.db.statements import STATEMENTS, Statement
-from app.kit.changes.feed import POSITION_NOW
+from app.kit.changes.feed import list_position
 from app.kit.listing.query import ListQuery, Order
 from app.kit.resource import Resource
 
@@ -112,7 +112,7 @@ def _page_statement(resource: Resource, shape: PageShape) -> Select[Any]:
     page's own snapshot (app/kit/listing/pages.py)."""
     columns = resource.stored if shape.extra else resource.summary
     if resource.changes is not None:
-        columns = (*columns, POSITION_NOW)
+        columns = (*columns, *list_position(resource.changes.resource))
     where = _where(resource, shape.filters)
     keys = _Keys(resource, shape.nullable, columns)
     if shape.cursor is None:
