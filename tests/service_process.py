@@ -81,9 +81,11 @@ class ServiceProcess:
         ready_path: str = "/healthz",
         ready: Callable[[Self], bool] | None = None,
         seconds: float = 60,
+        cwd: Path = REPO_ROOT,
     ) -> Self:
-        """Run `command --host 127.0.0.1 --port <free port>` from the repository's root and
-        return once GET `ready_path` answers 200 and `ready` (if given) holds.
+        """Run `command --host 127.0.0.1 --port <free port>` from `cwd` (the repository's
+        root unless another tree is served) and return once GET `ready_path` answers 200
+        and `ready` (if given) holds.
 
         `log_path` receives its stdout and stderr; `environment` changes ours for it (or,
         with `inherit_environment=False`, is all it gets)."""
@@ -93,7 +95,7 @@ class ServiceProcess:
             log = None if log_path is None else files.enter_context(log_path.open("wb"))
             process = subprocess.Popen(  # noqa: S603  # our interpreter and arguments
                 full_command,
-                cwd=REPO_ROOT,
+                cwd=cwd,
                 env=_environment(environment or {}, inherit=inherit_environment),
                 stdout=log,
                 stderr=None if log is None else subprocess.STDOUT,
