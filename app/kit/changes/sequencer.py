@@ -36,7 +36,7 @@ from app.kit.changes.models import CLOCK_ID, ChangeClock, ChangeRecord
 
 logger = logging.getLogger("app.changes")
 
-PACE = 0.02
+PACE = 0.05
 """Seconds between the rounds of one worker under load: each round is a transaction that
 commits (bench/PROFILE.md weighs this against the latency a follower sees)."""
 
@@ -88,9 +88,11 @@ def _string_agg(element: seq_list, compiler: SQLCompiler, **kw: Any) -> str:
     return f"string_agg(CAST({compiler.process(element.clauses, **kw)} AS TEXT), ',')"
 
 
-async def number_changes(database: Database) -> int:
-    """One round: number every committed change that has no position yet; how many."""
-    if not await pending(database):
+async def number_changes(database: Database, *, check: bool = True) -> int:
+    """One round: number every committed change that has no position yet; how many.
+    With `check`, a read first looks for one (a round that would number none costs a
+    transaction)."""
+    if check and not await pending(database):
         return 0
     _, numbered, _ = await database.transaction(
         [
@@ -126,14 +128,17 @@ class Sequencer:
         self._wanted = asyncio.Event()
         self._urgent = asyncio.Event()
         self._rounds_started = self._rounds_ended = 0
+        self._written = False  # a write since the last round began: no need to look
         self._ended = asyncio.Event()  # set, and replaced, as each round ends
         self._failed: DatabaseUnavailable | None = None  # the last round's failure
         self._last_round = 0.0
         self._runner: asyncio.Task[None] | None = None
 
-    def nudge(self) -> None:
-        """A write committed: number its changes soon."""
+    def nudge(self, *, written: bool = True) -> None:
+        """A write committed (`written`: its changes wait), or some change may wait:
+        number them soon."""
         self._on_this_loop()
+        self._written = self._written or written
         self._wanted.set()
 
     async def settle(self) -> None:
@@ -174,11 +179,12 @@ class Sequencer:
             await self._keep_pace()
             self._wanted.clear()
             self._urgent.clear()
+            written, self._written = self._written, False
             self._rounds_started += 1
             self._last_round = time.monotonic()
             self._failed = None
             try:
-                if await number_changes(self._database):
+                if await number_changes(self._database, check=not written):
                     self._numbered()
             except DatabaseUnavailable as error:
                 logger.warning("the change log could not be numbered")

@@ -224,7 +224,7 @@ class ChangeWatch:
                 self._keep_page(page)
                 if len(page.changes) < PAGE:
                     if page.pending and self._sequencer is not None:
-                        self._sequencer.nudge()
+                        self._sequencer.nudge(written=False)
                     return
         now = await read_feed(self._database, None, EVERYTHING, 1)
         self._kept, self._positions = [], []
