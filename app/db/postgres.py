@@ -150,44 +150,6 @@ async def _rowcount(cursor: psycopg.AsyncCursor[Any], _compiled: CompiledStateme
 async def _run_steps(
     dialect: Dialect, steps: Sequence[Step], connection: Connection, *, snapshot: bool = False
 ) -> list[Any]:
-    if snapshot or any(step.refusable for step in steps):
-        return await _run_steps_in_turn(dialect, steps, connection, snapshot=snapshot)
-    return await _run_steps_pipelined(dialect, steps, connection)
-
-
-async def _run_steps_pipelined(
-    dialect: Dialect, steps: Sequence[Step], connection: Connection
-) -> list[Any]:
-    """The steps in pipeline mode: BEGIN goes to the server with the first step, and the
-    last step with COMMIT when nothing waits on its result (a write's change record), so
-    that a transaction costs no round trip more than its statements that are read. Each
-    other step is read before the next is sent: the next one's params may depend on it.
-    (bench/PROFILE.md: writers holding their connection a round trip less.)"""
-    results: list[Any] = []
-    last: _Sent | None = None
-    async with connection.pipeline() as pipeline, connection.transaction():
-        for index, step in enumerate(steps):
-            params = step.params_after(results)
-            if params is None:
-                results.append(None)
-                continue
-            sent = await _send(dialect, step, params, connection)
-            if index == len(steps) - 1 and not step.required:
-                last = sent  # read once COMMIT has been answered
-                results.append(None)
-                break
-            await pipeline.sync()
-            result = await sent.result()
-            step.check(index, result, results)
-            results.append(result)
-    if last is not None:
-        results[-1] = await last.result()
-    return results
-
-
-async def _run_steps_in_turn(
-    dialect: Dialect, steps: Sequence[Step], connection: Connection, *, snapshot: bool = False
-) -> list[Any]:
     results: list[Any] = []
     async with connection.transaction():
         if snapshot:
@@ -206,10 +168,10 @@ async def _run_steps_in_turn(
 
 async def _step_result(dialect: Dialect, step: Step, params: Any, connection: Connection) -> Any:
     if not step.refusable:
-        return await (await _send(dialect, step, params, connection)).result()
+        return await _plain_step_result(dialect, step, params, connection)
     try:
         async with connection.transaction():  # a savepoint: rolled back to on an error
-            return await (await _send(dialect, step, params, connection)).result()
+            return await _plain_step_result(dialect, step, params, connection)
     except psycopg.errors.IntegrityError as error:
         violation = constraint_violation(error)
         if violation is None:
@@ -217,27 +179,19 @@ async def _step_result(dialect: Dialect, step: Step, params: Any, connection: Co
         return violation
 
 
-class _Sent:
-    """A step sent to the server; its result, once the server has answered it."""
-
-    def __init__(self, step: Step, cursor: psycopg.AsyncCursor[Any], compiled: CompiledStatement):
-        self.step, self.cursor, self.compiled = step, cursor, compiled
-
-    async def result(self) -> Any:
-        if self.step.returns in {"count", "many"}:
-            return self.cursor.rowcount
-        rows = await _all_rows(self.cursor, self.compiled)
-        return rows if self.step.returns == "rows" else (rows[0] if rows else None)
-
-
-async def _send(dialect: Dialect, step: Step, params: Any, connection: Connection) -> _Sent:
+async def _plain_step_result(
+    dialect: Dialect, step: Step, params: Any, connection: Connection
+) -> Any:
     statement = step.statement if step.reread is None else step.statement.returning(step.reread)
     compiled = statement.compiled(dialect)
-    cursor = connection.cursor()
     if step.returns == "many" and len(params) > 1:
+        cursor = connection.cursor()
         await cursor.executemany(compiled.sql, [compiled.bind(each) for each in params])
-    elif step.returns == "many":  # one: executemany's own pipeline would cost more
-        await cursor.execute(compiled.sql, compiled.bind(params[0]))
-    else:
-        await cursor.execute(compiled.sql, compiled.bind(params))
-    return _Sent(step, cursor, compiled)
+        return cursor.rowcount
+    if step.returns == "many":  # one: executemany's pipeline would cost more than it saves
+        return (await connection.execute(compiled.sql, compiled.bind(params[0]))).rowcount
+    cursor = await connection.execute(compiled.sql, compiled.bind(params))
+    if step.returns == "count":
+        return cursor.rowcount
+    rows = await _all_rows(cursor, compiled)
+    return rows if step.returns == "rows" else (rows[0] if rows else None)

@@ -36,7 +36,7 @@ from app.kit.changes.models import CLOCK_ID, ChangeClock, ChangeRecord
 
 logger = logging.getLogger("app.changes")
 
-PACE = 0.05
+PACE = 0.02
 """Seconds between the rounds of one worker under load: each round is a transaction that
 commits (bench/PROFILE.md weighs this against the latency a follower sees)."""
 
