@@ -28,7 +28,7 @@ from app.auth.throttle import SignInThrottle
 from app.auth.tokens import AccessTokens
 from app.changes import router as changes_router
 from app.changes import stream as change_stream
-from app.changes.middleware import WakeFollowers
+from app.changes.middleware import NumberWrittenChanges
 from app.config import Settings, SettingsError, load_settings
 from app.db import Database, DatabaseUnavailable, backend_for
 from app.db.schema import prepare_database
@@ -145,7 +145,7 @@ def _watch_changes(app: FastAPI, settings: Settings) -> None:
     app.state.change_sequencer = sequencer
     app.state.changes_watch = watch
     app.state.change_wakeups = wakeups
-    app.add_middleware(WakeFollowers, sequencer=sequencer, prefixes=WATCHED_PREFIXES)
+    app.add_middleware(NumberWrittenChanges, sequencer=sequencer, prefixes=WATCHED_PREFIXES)
 
 
 def _freeze_startup_objects() -> None:

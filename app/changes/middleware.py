@@ -12,7 +12,7 @@ from app.kit.changes.sequencer import Sequencer
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-class WakeFollowers:
+class NumberWrittenChanges:
     def __init__(self, app: ASGIApp, sequencer: Sequencer, prefixes: tuple[str, ...]) -> None:
         self.app = app
         self.sequencer = sequencer

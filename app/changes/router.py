@@ -172,13 +172,17 @@ async def read_changes(
     given = validated_query(FeedParameters, request.query_params)
     positions = codec(options.cursor_secret)
     filters = Filters(given.resource, given.id)
+    streaming = wants_events(request.headers.get("accept"))
+    if streaming:
+        since = _resumed_from(last_event_id, given.since, positions)
+    else:
+        since = _since(given.since, positions)
     # Every change committed before the request is numbered first: a client reads its
     # own writes, and "now" is after all of them.
     await watch.settle()
-    if wants_events(request.headers.get("accept")):
-        since = await _resolved(database, _resumed_from(last_event_id, given.since, positions))
+    since = await _resolved(database, since)
+    if streaming:
         return await _event_stream(watch, since, given, positions, options)
-    since = await _resolved(database, _since(given.since, positions))
     page = await read_feed(database, since, filters, given.limit)
     if since is None:
         since = Since(page.position)

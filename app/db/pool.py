@@ -95,7 +95,12 @@ class AsyncConnectionPool:
                 # Whatever else failed (a network error, a timeout, a cancelled request, the
                 # check on its return), it may be mid-conversation with the server: never
                 # reuse it.
+                lost = connection.broken
                 _close(connection)
+                if lost:
+                    # Its link to the server is gone (a restart, a cut network): the idle
+                    # ones, older, most likely lost theirs too. Only this request pays.
+                    self._close_idle()
                 raise
             if refused is not None:
                 raise refused
@@ -106,6 +111,11 @@ class AsyncConnectionPool:
         idle, self._idle = self._idle, deque()
         for connection in idle:
             await connection.close()
+
+    def _close_idle(self) -> None:
+        idle, self._idle = self._idle, deque()
+        for connection in idle:
+            _close(connection)
 
     async def _take_place(self, deadline: float) -> None:
         if self._taken < self._max_size:

@@ -460,6 +460,42 @@ def test_an_empty_list_carries_a_position_too(client: TestClient) -> None:
 # --- retention -------------------------------------------------------------------------------
 
 
+def test_a_change_a_list_showed_before_it_was_numbered_is_not_followed_again(
+    client: TestClient, session: Session
+) -> None:
+    """As a write of an instance that stopped before numbering it leaves it: committed,
+    shown by lists, numbered later (here by the round the next write asks for)."""
+    hero = Hero(name="Unnumbered", secret_name="s", version=1)
+    session.add(hero)
+    session.commit()
+    session.add(
+        ChangeRecord(
+            resource="heroes",
+            row_id=hero.id,
+            version=1,
+            op="create",
+            data=f'{{"id": {hero.id}, "name": "Unnumbered", "age": null, "team_id": null}}',
+            changed="[]",
+            changed_at=hero.created_at,
+        )
+    )
+    session.commit()
+    unnumbered = select(ChangeRecord).where(col(ChangeRecord.position).is_(None))
+    assert len(session.exec(unnumbered).all()) == 1
+
+    listed = client.get("/heroes/")
+    position = listed.headers["changes-position"]
+    created = client.post("/heroes/", json={"name": "After", "secret_name": "s"}).json()
+    seen, end = follow(client, position)
+
+    assert [row["name"] for row in listed.json()] == ["Unnumbered"]
+    assert [(change["id"], change["op"]) for change in seen] == [(created["id"], "create")]
+    assert [change["id"] for change in follow(client, position, limit=1)[0]] == [created["id"]]
+    assert follow(client, end) == ([], end)  # the skip is spent: the position is a plain one
+    session.rollback()
+    assert session.exec(unnumbered).all() == []
+
+
 def test_a_position_older_than_what_is_kept_is_410_and_each_rows_last_change_stays(
     client: TestClient, session: Session, app: FastAPI
 ) -> None:

@@ -367,3 +367,37 @@ async def _service(
     finally:
         await database.aclose()
         app.state.engine.dispose()
+
+
+def test_a_connection_that_lost_the_server_closes_the_idle_ones_too(
+    postgres_settings: Settings,
+) -> None:
+    """Without the idle check, three idle connections cut by a server restart cost one
+    request, not three: the first that finds its link gone closes the others."""
+
+    async def scenario() -> tuple[list[int], int, int]:
+        pool = small_pool(postgres_settings, max_size=3, check_idle=False)
+        async with pool.connection() as a, pool.connection() as b, pool.connection() as c:
+            pids = [each.info.backend_pid for each in (a, b, c)]
+        for pid in pids:
+            await _terminate(postgres_settings, pid)
+        with pytest.raises(psycopg.OperationalError):
+            await _backend_pid_asked(pool)
+        idle_after_the_failure = pool.idle
+        after = await _backend_pid_asked(pool)
+        await pool.close()
+        return pids, idle_after_the_failure, after
+
+    pids, idle_after_the_failure, after = run(scenario)
+
+    assert idle_after_the_failure == 0
+    assert after not in pids
+
+
+async def _backend_pid_asked(pool: AsyncConnectionPool) -> int:
+    """The backend's pid, as the server answers it (a query, unlike `_backend_pid`)."""
+    async with pool.connection() as connection:
+        row = await (await connection.execute("SELECT pg_backend_pid()")).fetchone()
+        assert row is not None
+        pid: int = row[0]
+        return pid

@@ -255,3 +255,47 @@ def test_an_unknown_revision_is_refused_and_changes_nothing(
 
     assert type(raised.value).__name__ == "CommandError"
     assert database_revision(scratch_engine) == head_revision()
+
+
+def test_changes_recorded_before_0010_keep_their_positions_and_new_ones_follow(
+    scratch_engine: Engine,
+) -> None:
+    upgrade(scratch_engine, "0009")
+    recorded = [change_at_0009(position) for position in (3, 7)]
+    with scratch_engine.begin() as connection:
+        connection.execute(text(CHANGE_INSERT_0009), recorded)
+
+    upgrade(scratch_engine)
+    with scratch_engine.begin() as connection:
+        connection.execute(text(CHANGE_INSERT_0010), change_at_0009(0))
+        rows = connection.execute(text("SELECT seq, position FROM change_log ORDER BY seq"))
+        assert [tuple(row) for row in rows] == [(3, 3), (7, 7), (8, None)]
+
+    downgrade(scratch_engine, "0009")  # an unnumbered change does not survive it
+    with scratch_engine.connect() as connection:
+        positions = connection.execute(text("SELECT position FROM change_log ORDER BY position"))
+        assert [row[0] for row in positions] == [3, 7]
+
+
+_CHANGE_COLUMNS = "resource, row_id, version, op, data, changed, changed_at"
+CHANGE_INSERT_0009 = (
+    f"INSERT INTO change_log (position, {_CHANGE_COLUMNS}) "  # noqa: S608  # names above
+    "VALUES (:position, :resource, :row_id, :version, :op, :data, :changed, :changed_at)"
+)
+CHANGE_INSERT_0010 = (
+    f"INSERT INTO change_log ({_CHANGE_COLUMNS}) "  # noqa: S608  # names above
+    "VALUES (:resource, :row_id, :version, :op, :data, :changed, :changed_at)"
+)
+
+
+def change_at_0009(position: int) -> dict[str, object]:
+    return {
+        "position": position,
+        "resource": "heroes",
+        "row_id": position + 100,
+        "version": 1,
+        "op": "create",
+        "data": "{}",
+        "changed": "[]",
+        "changed_at": datetime(2026, 12, 7, tzinfo=UTC),
+    }
