@@ -468,6 +468,7 @@ def test_a_change_a_list_showed_before_it_was_numbered_is_not_followed_again(
     hero = Hero(name="Unnumbered", secret_name="s", version=1)
     session.add(hero)
     session.commit()
+    assert hero.id is not None
     session.add(
         ChangeRecord(
             resource="heroes",

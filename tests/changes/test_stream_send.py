@@ -11,7 +11,7 @@ from starlette.types import Message
 
 from app.changes.stream import ChangeStream, Follow, StreamSettings
 from app.db import Database
-from app.kit.changes.feed import Filters
+from app.kit.changes.feed import Filters, Since
 from app.kit.changes.watch import Batch, ChangeWatch
 from app.kit.listing.cursors import codec
 
@@ -34,7 +34,7 @@ def test_a_stream_whose_client_reads_nothing_ends_after_the_send_timeout(
 
     async def follow() -> float:
         watch = ChangeWatch(cast(Database, None), poll_seconds=60)  # never read here
-        start = Follow(watch, 7, Batch([], 7), Filters(), 100, codec(None))
+        start = Follow(watch, Since(7), Batch([], 7), Filters(), 100, codec(None))
         stream = ChangeStream(start, StreamSettings(heartbeat=60, send_timeout=SEND_TIMEOUT))
         began = asyncio.get_running_loop().time()
         async with asyncio.timeout(5):

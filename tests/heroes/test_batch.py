@@ -450,7 +450,9 @@ def test_each_items_change_is_recorded_with_the_requests_origin_and_numbered_tog
     client.get("/changes")  # a read of the feed waits until they are numbered
     ours = [c for c in changes(session) if c.request_id == "batch-request-1"]
     positions = [c.position for c in ours]
-    assert positions == list(range(positions[0], positions[0] + 3))  # no other write between
+    first = positions[0]
+    assert first is not None
+    assert positions == list(range(first, first + 3))  # no other write between
     assert [(c.resource, c.op, json.loads(c.changed)) for c in ours] == [
         ("heroes", "create", ["id", "name", "age", "team_id"]),
         ("heroes", "update", []),  # only its secret changed

@@ -93,7 +93,9 @@ def test_a_non_atomic_batch_applies_its_items_in_order_and_refuses_taken_names(
         (stored["Z-Force"], "create", ["id", "name", "headquarters"]),
     ]
     positions = [c.position for c in recorded]
-    assert positions == list(range(positions[0], positions[0] + 3))
+    first = positions[0]
+    assert first is not None
+    assert positions == list(range(first, first + 3))
     for change in recorded:
         assert set(json.loads(change.data)) == {"id", "name", "headquarters"}  # no owner
 
