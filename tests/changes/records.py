@@ -1,6 +1,6 @@
-"""Changes recorded straight into the log, as a write's transaction records them (its
-positions drawn from the clock in the same transaction): many of them, or large ones,
-faster than writes through the API could make them."""
+"""Changes recorded straight into the log and numbered at once, as a sequencer's round
+would (positions taken from the clock in the same transaction): many of them, or large
+ones, faster than writes through the API could make them."""
 
 import json
 from datetime import UTC, datetime
@@ -18,8 +18,11 @@ def record_changes(engine: Engine, count: int, name_length: int = 8) -> None:
     now = datetime.now(UTC)
     data = json.dumps({"id": 0, "name": "x" * name_length, "age": None, "team_id": None})
     with engine.begin() as connection:
-        start: int = connection.execute(select(column(ChangeClock.position))).scalar_one()
-        connection.execute(update(ChangeClock).values(position=start + count))
+        # The clock's lock first, as a sequencer's round takes it: positions it gives
+        # cannot meet these.
+        connection.execute(update(ChangeClock).values(position=ChangeClock.position + count))
+        end: int = connection.execute(select(column(ChangeClock.position))).scalar_one()
+        start = end - count
         rows = [
             {"position": start + n, "resource": "heroes", "row_id": FIRST_ROW_ID + n,
              "version": 1, "op": "create", "data": data, "changed": "[]", "changed_at": now}
