@@ -68,10 +68,14 @@ def encoder(codec: CursorCodec) -> Encode:
     """What a stream sends for a change: made once per worker (ChangeWatch keeps it)."""
 
     def encode(change: dict[str, Any]) -> bytes:
-        token = position_token(change["position"], codec)
-        return event(b"change", orjson.dumps(change | {"position": token}), token)
+        return change_event(change, position_token(change["position"], codec))
 
     return encode
+
+
+def change_event(change: dict[str, Any], token: str) -> bytes:
+    """A change's event, its position shown (and its id) as `token`."""
+    return event(b"change", orjson.dumps(change | {"position": token}), token)
 
 
 def event(kind: bytes, data: bytes, token: str | None = None, retry: int | None = None) -> bytes:
@@ -206,8 +210,7 @@ class _Follower:
         moved = self.since.moved(change.position)
         if not moved.skip:
             return change.shown
-        token = position_token(moved, self.follow.codec)
-        return event(b"change", orjson.dumps(change.body | {"position": token}), token)
+        return change_event(change.body, position_token(moved, self.follow.codec))
 
     def bookmark_due(self) -> bool:
         return self.since.at != self.shown
