@@ -31,6 +31,8 @@ from app.kit.changes.watch import ChangeWatch
 from app.main import create_app
 from tests.service_process import REPO_ROOT, ServiceProcess, uvicorn_command
 
+pytest_plugins = ("tests.statements",)  # the `counted` fixture
+
 BACKENDS = ("sqlite", "postgresql", "mariadb")
 SERVER_URLS = {
     "postgresql": os.environ.get(

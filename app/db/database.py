@@ -134,6 +134,10 @@ class Database(ABC):
     Each raises `DatabaseUnavailable` when the database cannot be reached or does not answer
     in time, and `ConstraintViolation` when a constraint refuses a write."""
 
+    writes_in_with = False
+    """Whether a statement may hold INSERTs, UPDATEs and DELETEs in its WITH clause
+    (PostgreSQL): then one statement can write a row and what follows from it."""
+
     @abstractmethod
     async def fetch_one(self, query: Statement, params: Params) -> Row | None:
         """The first row of a query, or None."""

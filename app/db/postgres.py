@@ -38,6 +38,8 @@ _Reader = Callable[[psycopg.AsyncCursor[Any], CompiledStatement], Awaitable[T]]
 
 
 class PostgresDatabase(Database):
+    writes_in_with = True
+
     def __init__(self, engine: Engine, settings: Settings, connect_args: dict[str, Any]) -> None:
         self._dialect = engine.dialect
         url = engine.url.set(drivername="postgresql")
@@ -150,19 +152,27 @@ async def _rowcount(cursor: psycopg.AsyncCursor[Any], _compiled: CompiledStateme
 async def _run_steps(
     dialect: Dialect, steps: Sequence[Step], connection: Connection, *, snapshot: bool = False
 ) -> list[Any]:
-    results: list[Any] = []
+    if len(steps) == 1 and not snapshot:  # a statement is a transaction of its own
+        return await _run_step_list(dialect, steps, connection)
     async with connection.transaction():
         if snapshot:
             # Each statement of READ COMMITTED sees its own snapshot; this sees one.
             await connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        for index, step in enumerate(steps):
-            params = step.params_after(results)
-            if params is None:
-                results.append(None)
-                continue
-            result = await _step_result(dialect, step, params, connection)
-            step.check(index, result, results)
-            results.append(result)
+        return await _run_step_list(dialect, steps, connection)
+
+
+async def _run_step_list(
+    dialect: Dialect, steps: Sequence[Step], connection: Connection
+) -> list[Any]:
+    results: list[Any] = []
+    for index, step in enumerate(steps):
+        params = step.params_after(results)
+        if params is None:
+            results.append(None)
+            continue
+        result = await _step_result(dialect, step, params, connection)
+        step.check(index, result, results)
+        results.append(result)
     return results
 
 

@@ -55,12 +55,12 @@ class CompiledStatement:
 class Statement:
     """One SQLAlchemy statement (`sql`), and its SQL per dialect, compiled when first run."""
 
-    __slots__ = ("_compiled", "_returning", "sql")
+    __slots__ = ("_compiled", "_derived", "sql")
 
     def __init__(self, sql: Executable) -> None:
         self.sql = sql
         self._compiled: dict[tuple[type[Dialect], str], CompiledStatement] = {}
-        self._returning: dict[int, tuple[Statement, Statement]] = {}
+        self._derived: dict[Hashable, Statement] = {}
 
     def compiled(self, dialect: Dialect) -> CompiledStatement:
         key = (type(dialect), dialect.paramstyle)
@@ -69,16 +69,23 @@ class Statement:
             compiled = self._compiled[key] = _compile(self.sql, dialect)
         return compiled
 
+    def derived(self, key: Hashable, build: Callable[[Executable], Executable]) -> "Statement":
+        """The statement `build` makes of this one, built once per `key` and kept with
+        this one (so it leaves the cache with it)."""
+        statement = self._derived.get(key)
+        if statement is None:
+            statement = self._derived[key] = Statement(build(self.sql))
+        return statement
+
     def returning(self, reread: "Statement") -> "Statement":
         """This INSERT, UPDATE or DELETE returning the columns `reread` selects."""
-        kept = self._returning.get(id(reread))
-        if kept is None:
-            assert isinstance(self.sql, UpdateBase)  # noqa: S101  # only DML returns
+
+        def build(sql: Executable) -> Executable:
+            assert isinstance(sql, UpdateBase)  # noqa: S101  # only DML returns
             assert isinstance(reread.sql, Select)  # noqa: S101
-            returning = Statement(self.sql.returning(*reread.sql.selected_columns))
-            # `reread` is kept beside it so that its id cannot be reused meanwhile.
-            kept = self._returning[id(reread)] = (returning, reread)
-        return kept[0]
+            return sql.returning(*reread.sql.selected_columns)
+
+        return self.derived(reread, build)
 
 
 class StatementCache:

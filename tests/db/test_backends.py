@@ -68,9 +68,9 @@ def test_statement_timeout_keeps_the_options_given_in_the_postgresql_url() -> No
         with engine.connect() as connection:
             shown: list[str] = [
                 connection.execute(text(f"SHOW {name}")).scalar_one()
-                for name in ("statement_timeout", "search_path", "application_name")
+                for name in ("statement_timeout", "search_path", "application_name", "TimeZone")
             ]
     finally:
         engine.dispose()
 
-    assert shown == ["7s", "public", "heroes"]
+    assert shown == ["7s", "public", "heroes", "UTC"]

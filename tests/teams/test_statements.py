@@ -4,118 +4,21 @@ heroes it has, and so does its 304; a page of heroes with `?expand=team` at most
 its total). And nothing loads lazily
 behind the code's back: the ORM's relationship attributes refuse to.
 
-Statements are counted by a `Database` that wraps the app's own (each of its calls is one
-statement: app/db/database.py), and, where the backend runs them through SQLAlchemy's
-engine (MariaDB), by the engine's own event as well.
+Statements are counted as tests/statements.py says.
 """
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, insert
+from sqlalchemy import insert
 from sqlalchemy.exc import InvalidRequestError
 from sqlmodel import Session
 
-from app.db import Database, PoolUsage, Row
-from app.db.database import Step
-from app.db.statements import Params, Statement
 from app.heroes.models import Hero
-from app.kit.changes.sequencer import Sequencer
 from app.teams.models import Team
 from tests.factories import make_hero, make_team, stored_id
-
-
-class CountingDatabase(Database):
-    """The app's database, counting the statements each call runs."""
-
-    def __init__(self, inner: Database) -> None:
-        self.inner = inner
-        self.statements = 0
-
-    async def fetch_one(self, query: Statement, params: Params) -> Row | None:
-        self.statements += 1
-        return await self.inner.fetch_one(query, params)
-
-    async def fetch_all(self, query: Statement, params: Params) -> list[Row]:
-        self.statements += 1
-        return await self.inner.fetch_all(query, params)
-
-    async def write(self, statement: Statement, params: Params) -> int:
-        self.statements += 1
-        return await self.inner.write(statement, params)
-
-    async def write_returning(self, statement: Statement, params: Params) -> Row | None:
-        self.statements += 1
-        return await self.inner.write_returning(statement, params)
-
-    async def update_returning(
-        self, statement: Statement, reread: Statement, params: Params
-    ) -> Row | None:
-        self.statements += 1
-        return await self.inner.update_returning(statement, reread, params)
-
-    async def transaction(self, steps: Sequence[Step]) -> list[Any]:
-        results = await self.inner.transaction(steps)
-        self.statements += len(steps)
-        return results
-
-    def pool_usage(self) -> PoolUsage:
-        return self.inner.pool_usage()
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-class Counted:
-    """The statements the app ran since `reset`: by the wrapper, and by the engine when
-    the app's statements go through it."""
-
-    def __init__(self, database: CountingDatabase, engine: Engine) -> None:
-        self.database = database
-        self.engine_statements = 0
-        self.through_engine = engine.dialect.name in {"mysql", "mariadb"}
-        event.listen(engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, *_args: Any) -> None:
-        self.engine_statements += 1
-
-    def reset(self) -> None:
-        self.database.statements = 0
-        self.engine_statements = 0
-
-    def get(self, client: TestClient, url: str, **headers: str) -> Any:
-        """GET `url`, checking its status; the statements it cost."""
-        settle_changes(client)
-        self.reset()
-        response = client.get(url, headers=headers)
-        assert response.status_code == 200, response.text
-        if self.through_engine:
-            assert self.engine_statements == self.database.statements
-        return self.database.statements
-
-
-def settle_changes(client: TestClient) -> None:
-    """Let the round of numbering that an earlier test's writes asked for run now: it runs
-    in the background on the engine, and must not be counted as the next request's."""
-    sequencer: Sequencer = client.app.state.change_sequencer  # type: ignore[attr-defined]
-    assert client.portal is not None  # the client is running
-    client.portal.call(sequencer.settle)
-
-
-@pytest.fixture
-def counted(client: TestClient, clean_db: Engine) -> Iterator[Counted]:
-    app: Any = client.app
-    inner = app.state.database
-    counting = CountingDatabase(inner)
-    counter = Counted(counting, clean_db)
-    app.state.database = counting
-    try:
-        yield counter
-    finally:
-        app.state.database = inner
-        event.remove(clean_db, "before_cursor_execute", counter._seen)
+from tests.statements import Counted
 
 
 def add_heroes(session: Session, count: int, team_ids: Sequence[int | None]) -> None:
