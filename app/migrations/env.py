@@ -16,6 +16,7 @@ import app.teams.models
 import app.users.models  # noqa: F401
 from app.config import load_settings
 from app.db.backends import create_db_engine
+from app.kit.changes.models import compared_on
 
 target_metadata = SQLModel.metadata
 
@@ -24,6 +25,7 @@ def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=compared_on(connection.dialect.name),  # an index made on some only
         # SQLite changes most of a table only by rebuilding it.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from app.db.migrator import alembic_config, downgrade, head_revision, upgrade
 from app.db.schema import FIRST_REVISION, database_revision
 from app.heroes.models import Hero
+from app.kit.changes.models import compared_on
 
 # Rows as a database at the first revision holds them: every kind of value the API accepts.
 OLD_ROWS = [
@@ -164,7 +165,9 @@ def test_the_agreement_check_sees_a_change_without_a_migration(scratch_engine: E
     hero.append_column(Column("power", Integer))
 
     with scratch_engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        compared = compared_on(connection.dialect.name)
+        options = {"compare_type": True, "include_object": compared}
+        context = MigrationContext.configure(connection, opts=options)
         differences = compare_metadata(context, drifted)
 
     assert [difference[0] for difference in differences] == ["add_column"]
