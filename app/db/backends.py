@@ -121,7 +121,7 @@ class PostgresBackend(Backend):
     def connect_args(self) -> dict[str, Any]:
         """The server's statement timeout, and the URL's own `options` kept beside it
         (connect_args replace them: one string, or a tuple when repeated). Times are
-        written in UTC (a change's JSON, made in SQL, has them as orjson writes them)."""
+        written in UTC (as in a deleted row's fields that a change keeps, made JSON in SQL)."""
         milliseconds = round(self.settings.db_statement_timeout * 1000)
         given = self.url.query.get("options", ())
         options = [given] if isinstance(given, str) else list(given)

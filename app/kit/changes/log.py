@@ -205,7 +205,8 @@ def _json_object(
     returned: Sequence[Any], places: Iterable[int], names: Sequence[str], alias: str
 ) -> tuple[Subquery, ColumnElement[str]]:
     """The columns at `places`, named `names`, as a JSON object's text: compact and in
-    their order, as orjson writes it (`row_to_json`); and the FROM item it is made of."""
+    their order, as orjson writes it (`row_to_json`; a time's microseconds lose their
+    trailing zeros, the same instant); and the FROM item it is made of."""
     labelled = (returned[place].label(name) for place, name in zip(places, names, strict=True))
     state = select(*labelled).subquery(alias)
     return state, cast(func.row_to_json(state.table_valued()), Text)
