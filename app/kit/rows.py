@@ -232,28 +232,66 @@ async def update_row(
     if not change.values:
         await _refuse_not_owned(database, resource, row_id, expected)
         return _unchanged(resource, await get_row(database, resource, row_id), expected)
+    step = _update_step(resource, row_id, change.values, expected, change.also)
+    records = _records(resource, "update", _public_among(resource, change.values))
+    if change.also or records is not None:
+        write = (step, records)
+        return await _write_existing(
+            database, resource, row_id, write, change.also, expected=expected, origin=origin
+        )
+    assert isinstance(step.params, Mapping)  # noqa: S101  # `_update_step`'s own
+    row = await database.update_returning(step.statement, _statements(resource).by_id, step.params)
+    if row is None:
+        raise await _missing_or_changed(database, resource, row_id, expected)
+    return row
+
+
+def _update_step(
+    resource: Resource,
+    row_id: int,
+    values: Mapping[str, Any],
+    expected: Expected,
+    also: Sequence[Also],
+) -> Step:
+    """The UPDATE that sets `values` on the row if it meets `expected` (and, with `also`
+    steps that change the rows it refers to, if it still refers to those: `_referring`),
+    returning the row as it leaves it."""
     shape = expected.shape() if expected else None
-    fields = frozenset(change.values)
-    guard = _reference_of(change.also)
+    fields = frozenset(values)
+    guard = _reference_of(also)
     statement = STATEMENTS.get(
         (resource.name, "update", fields, shape, _named(guard)),
         lambda: _update(resource, fields, shape, guard),
     )
     params: dict[str, Any] = {"row_id": row_id, "set_updated_at": utc_now()}
-    params |= {f"set_{field}": value for field, value in change.values.items()}
+    params |= {f"set_{field}": value for field, value in values.items()}
     params |= expected.params() if expected else {}
-    reread = _statements(resource).by_id
-    changed = resource.changes.public if resource.changes else ()
-    records = _records(resource, "update", tuple(name for name in changed if name in fields))
-    write = (Step.updated(statement, reread, params, required=True), records)
-    if guard is not None:
+    return Step.updated(statement, _statements(resource).by_id, params, required=True)
+
+
+def _public_among(resource: Resource, values: Mapping[str, Any]) -> tuple[str, ...]:
+    """The public fields among those `values` sets, in the change log's order."""
+    public = resource.changes.public if resource.changes else ()
+    return tuple(name for name in public if name in values)
+
+
+async def _write_existing(  # noqa: PLR0913  # `expected` says why a write was refused
+    database: Database,
+    resource: Resource,
+    row_id: int,
+    write: "Planned",
+    also: Sequence[Also],
+    *,
+    expected: Expected,
+    origin: Origin,
+) -> Row:
+    """`write` of a row that exists, with its `also` steps, in one transaction: the row it
+    returned; NotFound or PreconditionFailed if it matched none."""
+    if _reference_of(also) is not None:
         return await _referring(
-            database, resource, row_id, write, change.also, expected=expected, origin=origin
+            database, resource, row_id, write, also, expected=expected, origin=origin
         )
-    if change.also or records is not None:
-        row = await _transaction(database, resource, row_id, write, change.also, origin=origin)
-    else:
-        row = await database.update_returning(statement, reread, params)
+    row = await _transaction(database, resource, row_id, write, also, origin=origin)
     if row is None:
         raise await _missing_or_changed(database, resource, row_id, expected)
     return row
@@ -821,33 +859,14 @@ async def _restore_existing(
 ) -> Row:
     row_id, expected = restoring.row_id, restoring.expected
     await _refuse_never_met(database, resource, row_id, expected)
-    shape = expected.shape() if expected else None
-    fields = frozenset(restoring.values)
-    guard = _reference_of(also)
-    statement = STATEMENTS.get(
-        (resource.name, "update", fields, shape, _named(guard)),
-        lambda: _update(resource, fields, shape, guard),
-    )
-    params: dict[str, Any] = {"row_id": row_id, "set_updated_at": utc_now()}
-    params |= {f"set_{field}": value for field, value in restoring.values.items()}
-    params |= expected.params() if expected else {}
-    changed = tuple(name for name in _logged(resource).public if name in fields)
-    reread = _statements(resource).by_id
-    write = (
-        Step.updated(statement, reread, params, required=True),
-        _records(resource, "restore", changed),
-    )
+    step = _update_step(resource, row_id, restoring.values, expected, also)
+    write = (step, _records(resource, "restore", _public_among(resource, restoring.values)))
     try:
-        row = await (
-            _referring(database, resource, row_id, write, also, expected=expected, origin=origin)
-            if guard is not None
-            else _transaction(database, resource, row_id, write, also, origin=origin)
+        return await _write_existing(
+            database, resource, row_id, write, also, expected=expected, origin=origin
         )
-        if row is None:
-            raise await _missing_or_changed(database, resource, row_id, expected)
     except NotFound:  # deleted since the restore was planned
         raise RestoreConflict() from None
-    return row
 
 
 async def _restore_deleted(
