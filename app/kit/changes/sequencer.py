@@ -5,9 +5,12 @@ lock, gives every change committed and still unnumbered a position above the clo
 the order of their seqs, by one UPDATE: one snapshot, so a write's changes are numbered
 all in the same round or all in a later one), and moves the clock to the last position
 given. Rounds take turns on the lock and number only what has committed, so a position is
-never given below one a reader may have seen (app/kit/changes/models.py). The writers
-themselves never touch the clock: on PostgreSQL, 32 writers queueing on its lock until
-each commit was flushed wrote at half the rate of writers without it (bench/PROFILE.md).
+never given below one a reader may have seen (app/kit/changes/models.py). On PostgreSQL
+the three steps are one statement, in autocommit (`_round_in_one_statement`): a round
+trip, not five with BEGIN and COMMIT; one that finds nothing to number locks and writes
+nothing. The writers themselves never touch the clock: on PostgreSQL, 32 writers
+queueing on its lock until each commit was flushed wrote at half the rate of writers
+without it (bench/PROFILE.md).
 
 Each worker runs rounds of its own (`Sequencer`): soon after one of its writes commits,
 at most one round each `PACE` seconds under load, and at once for a reader that must see
@@ -22,9 +25,10 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import Update, exists, func, select, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Text
 
@@ -47,23 +51,47 @@ _unnumbered = _position.is_(None)
 
 _LOCK = Statement(update(ChangeClock).where(_is_clock).values(position=_clock))
 """Takes the clock's row lock (changing nothing), held until the round commits."""
-_NUMBER = Statement(
-    update(ChangeRecord)
-    .where(_unnumbered)
-    .values(
-        position=_seq
-        - select(func.min(_seq)).where(_unnumbered).scalar_subquery()
-        + select(_clock).where(_is_clock).scalar_subquery()
-        + 1
-    )
-)
-"""Numbers every committed change that has no position yet, above the clock, in seq order
-(with gaps where a seq was drawn by a write that rolled back or is still open)."""
+
+
+def _numbering(clock: ColumnElement[int]) -> Update:
+    """Numbers every committed change that has no position yet, above `clock` (the clock's
+    position, read once its lock is held), in seq order (with gaps where a seq was drawn by
+    a write that rolled back or is still open)."""
+    first = select(func.min(_seq)).where(_unnumbered).scalar_subquery()
+    return update(ChangeRecord).where(_unnumbered).values(position=_seq - first + clock + 1)
+
+
+_NUMBER = Statement(_numbering(select(_clock).where(_is_clock).scalar_subquery()))
 _ADVANCE = Statement(
     update(ChangeClock)
     .where(_is_clock)
     .values(position=select(func.max(_position)).scalar_subquery())
 )
+
+
+def _round_in_one_statement() -> Statement:
+    """The round as one statement, where the database runs data-modifying `WITH`s. The
+    clock's row is locked (FOR UPDATE, which reads its newest version) as the first change
+    is numbered, before that change's row is, so rounds take turns as the three statements
+    do; a change that another round numbered meanwhile is passed over (PostgreSQL checks
+    `position IS NULL` again on the newest version of a row it waited for). A round that
+    finds nothing to number locks nothing and writes nothing. Answers how many it numbered,
+    moving the clock only if some."""
+    locked = select(_clock).where(_is_clock).with_for_update().cte("locked_clock")
+    numbered = (
+        _numbering(select(locked.c.position).scalar_subquery())
+        .returning(_position)
+        .cte("numbered")
+    )
+    return Statement(
+        update(ChangeClock)
+        .where(_is_clock, select(numbered.c.position).exists())
+        .values(position=select(func.max(numbered.c.position)).scalar_subquery())
+        .returning(select(func.count()).select_from(numbered).scalar_subquery())
+    )
+
+
+_ROUND = _round_in_one_statement()
 PENDING = exists().where(_unnumbered)
 """Whether some committed change waits for a number (a column of another statement)."""
 _ANY_PENDING = Statement(select(PENDING.label("pending")))
@@ -92,6 +120,9 @@ async def number_changes(database: Database, *, check: bool = True) -> int:
     """One round: number every committed change that has no position yet; how many.
     With `check`, a read first looks for one (a round that would number none costs a
     transaction)."""
+    if database.writes_in_with:  # no read first: a round of none costs as little
+        row = await database.write_returning(_ROUND, {})
+        return 0 if row is None else int(row[0])
     if check and not await pending(database):
         return 0
     _, numbered, _ = await database.transaction(
