@@ -26,7 +26,16 @@ KEY_MAX_LENGTH = 255
 CLOCK_ID = 1  # the clock's one row
 PENDING_INDEX = "ix_change_log_pending"
 PENDING_INDEXED_ON = ("postgresql", "sqlite")  # the databases that need it and have partial ones
+POSITION_INDEX = "ix_change_log_position"  # PostgreSQL's, for the unique constraint elsewhere
 _UNNUMBERED = text("position IS NULL")
+_NUMBERED = text("position IS NOT NULL")
+_NOT_POSTGRESQL = ("sqlite", "mysql", "mariadb")
+MADE_ON = {
+    ("index", PENDING_INDEX): PENDING_INDEXED_ON,
+    ("index", POSITION_INDEX): ("postgresql",),
+    ("unique_constraint", "uq_change_log_position"): _NOT_POSTGRESQL,
+}
+"""The schema objects made only on some databases (by kind and name), and which."""
 
 _TEXT_TABLE = {
     "mysql_charset": "utf8mb4",
@@ -42,8 +51,15 @@ class ChangeRecord(SQLModel, table=True):
     # raced another one for the same version is refused by it.
     __table_args__ = (
         UniqueConstraint("resource", "row_id", "version"),
-        UniqueConstraint("position"),
-        Index("ix_change_log_resource_position", "resource", "position"),
+        # On PostgreSQL the indexes of positions leave the unnumbered changes out (migration
+        # 0012 says why); the others keep the unique constraint they had.
+        UniqueConstraint("position").ddl_if(dialect=_NOT_POSTGRESQL),  # type: ignore[arg-type]  # a tuple works too
+        Index(POSITION_INDEX, "position", unique=True, postgresql_where=_NUMBERED).ddl_if(
+            dialect="postgresql"
+        ),
+        Index(
+            "ix_change_log_resource_position", "resource", "position", postgresql_where=_NUMBERED
+        ),
         Index("ix_change_log_changed_at", "changed_at"),
         # The changes a round of the sequencer numbers (migration 0011 says why).
         Index(PENDING_INDEX, "seq", postgresql_where=_UNNUMBERED, sqlite_where=_UNNUMBERED).ddl_if(
@@ -96,8 +112,6 @@ def compared_on(dialect: str) -> Callable[..., bool]:
     the database are compared on an object; not on one made only on other databases."""
 
     def included(_item: object, name: str | None, kind: str, *_: object) -> bool:
-        return not (
-            kind == "index" and name == PENDING_INDEX and dialect not in PENDING_INDEXED_ON
-        )
+        return dialect in MADE_ON.get((kind, name or ""), (dialect,))
 
     return included
