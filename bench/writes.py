@@ -20,7 +20,12 @@ under load at a time. A round: `--writers` writers, each on one keep-alive conne
 other: 50 % PATCH `{"age": n}` of a seeded hero, 30 % POST of a new hero, 20 % DELETE of a
 hero it created earlier (a POST while it has none). The client speaks HTTP/1.1 by hand on
 uvloop, so that it takes little of the CPU the servers and PostgreSQL share with it: each
-round reports its CPU beside the service's and the database backends'.
+round reports its CPU beside the service's and the database backends'. After each round
+the tree's database is vacuumed (`VACUUM (ANALYZE)`, timed and reported, not measured): the
+work autovacuum does in the background, which this machine's server does not run, so each
+round starts without the dead rows of the ones before (`--no-vacuum`: leave them).
+`--py-spy DIR` records each worker of both trees in the first pair (py-spy, 50 Hz, not
+pausing them; it takes CPU of its own, so that pair's rates are not comparable).
 
 A request counts when it starts and ends inside the measured window. Any answer that is
 not 2xx, or no answer (status 0) within 10 s, is an error: the report lists them and says
@@ -30,6 +35,7 @@ so at the top, and the exit status is 1.
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import platform
 import re
@@ -358,6 +364,7 @@ def backends(tree: Tree) -> float:
 class Round:
     samples: list[Sample]
     used: Meters  # over the measured window
+    vacuum: float = 0.0  # seconds the VACUUM after it took
 
     def count(self, operation: str | None = None) -> int:
         return sum(1 for each in self.samples if operation in (None, each.operation))
@@ -376,13 +383,68 @@ async def load(tree: Tree, options: argparse.Namespace, pair: int) -> Round:
         for n, mine in enumerate(tree.mine)
     ]
     await asyncio.sleep(start - time.perf_counter())
+    profilers = profile(tree, options, pair)
     before = Meters.read(tree)
     await asyncio.sleep(end - time.perf_counter())
     used = Meters.read(tree) - before
     async with asyncio.timeout(REQUEST_TIMEOUT * 2):
         done = await asyncio.gather(*writers)
+    for each in profilers:
+        each.wait(REQUEST_TIMEOUT)
     measured = [each for samples in done for each in samples if start <= each.start]
     return Round([each for each in measured if each.end <= end], used)
+
+
+def profile(tree: Tree, options: argparse.Namespace, pair: int) -> list[subprocess.Popen[bytes]]:
+    """With `--py-spy DIR`, in the first pair: py-spy records each of the tree's worker
+    processes over the measured window, without pausing them, in its raw format (one line
+    per stack and its count) to DIR/<tree>-<pid>.txt."""
+    if options.py_spy is None or pair:
+        return []
+    assert tree.service is not None
+    options.py_spy.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).parent / "py-spy"
+    workers = psutil.Process(tree.service.process.pid).children(recursive=True)
+    return [
+        subprocess.Popen(
+            [
+                str(spy),
+                "record",
+                "--nonblocking",
+                "-r",
+                "200",
+                "-f",
+                "raw",
+                "--pid",
+                str(each.pid),
+                "-d",
+                str(int(options.duration)),
+                "-o",
+                str(options.py_spy / f"{tree.label}-{each.pid}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for each in workers
+        if "resource_tracker" not in " ".join(each.cmdline())  # not multiprocessing's helper
+    ]
+
+
+def vacuum(tree: Tree) -> float:
+    """VACUUM (ANALYZE) the tree's database, outside the measured window; its seconds.
+    What autovacuum would do in the background on a server that runs it: each round then
+    starts without the dead rows of the rounds before (a change log's numbering leaves one
+    per change), whatever the server's `autovacuum`."""
+    begin = time.perf_counter()
+    with psycopg.connect(tree.database_url, autocommit=True, connect_timeout=5) as connection:
+        connection.execute("VACUUM (ANALYZE)")
+    return time.perf_counter() - begin
+
+
+def autovacuum(admin_url: str) -> str:
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as connection:
+        row = connection.execute("SHOW autovacuum").fetchone()
+    return str(row[0]) if row else "unknown"
 
 
 def measure(trees: list[Tree], options: argparse.Namespace) -> None:
@@ -392,6 +454,8 @@ def measure(trees: list[Tree], options: argparse.Namespace) -> None:
         for tree in trees:
             time.sleep(options.pause)
             result = uvloop.run(load(tree, options, pair))
+            if options.vacuum:
+                result = dataclasses.replace(result, vacuum=vacuum(tree))
             tree.rounds.append(result)
             errors = sum(1 for each in result.samples if not 200 <= each.status < 300)
             log(
@@ -450,6 +514,7 @@ def cost_rows(tree: Tree) -> str:
     return (
         f"| {tree.label} | {per_write([each.service for each in used])} | "
         f"{per_write([each.database for each in used])} | "
+        f"{per_write([result.vacuum for result in tree.rounds])} | "
         f"{statistics.median(client):.0%} (max {max(client):.0%}) | "
         f"{statistics.median(each.client / each.machine for each in used):.0%} | "
         f"{statistics.median(each.machine / each.wall / CORES for each in used):.0%} |"
@@ -496,10 +561,11 @@ def report(base: Tree, tree: Tree, options: argparse.Namespace, feeds: list[bool
     print(f"(a write costs {1 / ratio:.2f}x the base's time at {options.writers} writers).\n")
     print(
         "| tree | service CPU µs/write | its PostgreSQL backends µs/write "
+        "| VACUUM after the round, µs/write (wall) "
         "| client CPU, of a core | client's share of the machine's busy CPU "
         "| machine busy (all processes) |"
     )
-    print("|---|--:|--:|--:|--:|--:|")
+    print("|---|--:|--:|--:|--:|--:|--:|")
     print(cost_rows(base) + "\n" + cost_rows(tree))
     print("\nMedians over the rounds; the CPU columns cover each round's measured window only.")
     print(f"Change feed (`/changes`) in base: {feeds[0]}, in tree: {feeds[1]}.")
@@ -522,6 +588,8 @@ def header(options: argparse.Namespace) -> None:
         f"overflow, {options.heroes} heroes seeded; rounds of {options.warmup:g} s warm-up + "
         f"{options.duration:g} s measured; pairs: {options.pairs} (base, then tree)"
     )
+    cleaned = "VACUUM (ANALYZE) of its database after each round" if options.vacuum else "none"
+    print(f"- the server's autovacuum: {autovacuum(options.postgres_url)}; {cleaned}")
 
 
 # --- main -----------------------------------------------------------------------------
@@ -540,6 +608,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pause", type=float, default=1, help="s between rounds")
     parser.add_argument("--heroes", type=int, default=1000, help="heroes seeded per tree")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--no-vacuum",
+        dest="vacuum",
+        action="store_false",
+        help="no VACUUM (ANALYZE) of the tree's database after each of its rounds",
+    )
+    parser.add_argument(
+        "--py-spy", type=Path, metavar="DIR", help="profile the first pair's workers into DIR"
+    )
     parser.add_argument(
         "--postgres-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
