@@ -58,6 +58,10 @@ def main() -> None:
     parser.add_argument("--no-redis", action="store_true")
     parser.add_argument("--skip", choices=["latency", "memory"], action="append", default=[])
     options = parser.parse_args()
+    if options.idle < 1 or options.writes < 1 or options.followers < 1:
+        parser.error(
+            "--idle, --writes and --followers must be at least 1 (--skip leaves a part out)"
+        )
     with tempfile.TemporaryDirectory(prefix="heroes-feed-") as workdir:
         if "latency" not in options.skip:
             latency(options, Path(workdir))

@@ -314,12 +314,15 @@ async def write(port: int, until: float, mine: list[int], heroes: int, seed: int
 @dataclass(frozen=True)
 class Meters:
     """CPU seconds so far: this client, the service's processes, the tree's PostgreSQL
-    backends, and the machine (busy, all cores)."""
+    backends, PostgreSQL's own processes (WAL writer, checkpointer, background writer:
+    the server's, shared, but only one tree is under load at a time), and the machine
+    (busy, all cores)."""
 
     wall: float
     client: float
     service: float
     database: float
+    server: float
     machine: float
 
     @classmethod
@@ -329,7 +332,12 @@ class Meters:
         service = sum(cpu(each) for each in [master, *master.children(recursive=True)])
         times = psutil.cpu_times()
         busy = sum(times) - times.idle - getattr(times, "iowait", 0.0)
-        return cls(time.perf_counter(), time.process_time(), service, backends(tree), busy)
+        database, server = backends(tree)
+        return cls(time.perf_counter(), time.process_time(), service, database, server, busy)
+
+    @property
+    def accounted(self) -> float:
+        return self.client + self.service + self.database + self.server
 
     def __sub__(self, other: "Meters") -> "Meters":
         return Meters(
@@ -337,6 +345,7 @@ class Meters:
             self.client - other.client,
             self.service - other.service,
             self.database - other.database,
+            self.server - other.server,
             self.machine - other.machine,
         )
 
@@ -348,16 +357,24 @@ def cpu(process: psutil.Process) -> float:
     return 0.0
 
 
-def backends(tree: Tree) -> float:
+SERVER_PROCESSES = ("walwriter", "checkpointer", "background writer")
+
+
+def backends(tree: Tree) -> tuple[float, float]:
     """CPU seconds of the PostgreSQL backends serving the tree's database (their process
-    titles name it); the pool keeps them open, so none is lost between two readings."""
+    titles name it; the pool keeps them open, so none is lost between two readings), and
+    of the server's own processes that write what they change to disk."""
     title = f" bench_writes_{tree.label} "
-    total = 0.0
+    backends = server = 0.0
     for process in psutil.process_iter(["cmdline"]):
         line = " ".join(process.info["cmdline"] or [])
-        if line.startswith("postgres: ") and title in line:
-            total += cpu(process)
-    return total
+        if not line.startswith("postgres: "):
+            continue
+        if title in line:
+            backends += cpu(process)
+        elif line.rstrip().endswith(SERVER_PROCESSES):
+            server += cpu(process)
+    return backends, server
 
 
 @dataclass(frozen=True)
@@ -514,6 +531,8 @@ def cost_rows(tree: Tree) -> str:
     return (
         f"| {tree.label} | {per_write([each.service for each in used])} | "
         f"{per_write([each.database for each in used])} | "
+        f"{per_write([each.server for each in used])} | "
+        f"{per_write([each.machine - each.accounted for each in used])} | "
         f"{per_write([result.vacuum for result in tree.rounds])} | "
         f"{statistics.median(client):.0%} (max {max(client):.0%}) | "
         f"{statistics.median(each.client / each.machine for each in used):.0%} | "
@@ -561,11 +580,13 @@ def report(base: Tree, tree: Tree, options: argparse.Namespace, feeds: list[bool
     print(f"(a write costs {1 / ratio:.2f}x the base's time at {options.writers} writers).\n")
     print(
         "| tree | service CPU µs/write | its PostgreSQL backends µs/write "
+        "| PostgreSQL's WAL writer, checkpointer, background writer µs/write "
+        "| the machine's other busy CPU µs/write "
         "| VACUUM after the round, µs/write (wall) "
         "| client CPU, of a core | client's share of the machine's busy CPU "
         "| machine busy (all processes) |"
     )
-    print("|---|--:|--:|--:|--:|--:|--:|")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     print(cost_rows(base) + "\n" + cost_rows(tree))
     print("\nMedians over the rounds; the CPU columns cover each round's measured window only.")
     print(f"Change feed (`/changes`) in base: {feeds[0]}, in tree: {feeds[1]}.")
