@@ -13,6 +13,7 @@ are (app/http/dependencies.py); in a route, the user's row is read through the r
 `Database`, so that a test that overrides `get_session` reads its own.
 """
 
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -38,6 +39,7 @@ class Caller:
 
     user_id: int
     is_admin: bool
+    valid_for: float  # seconds until the token it signed in with expires
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +75,11 @@ class Access:
         token = bearer_token(scope)
         if token is None:
             raise TokenMissing()
-        user_id = self.tokens.user_of(token)
+        user_id, valid_for = self.tokens.holder_of(token)
         row = await database.fetch_one(CALLER, {"user_id": user_id})
         if row is None:  # gone, or deactivated
             raise TokenRefused()
-        return Caller(row[0], bool(row[1]))
+        return Caller(row[0], bool(row[1]), valid_for)
 
     async def writer(self, scope: Scope, database: Database) -> Writer:
         if self.write_policy == "anyone" and _authorization(scope) is None:
@@ -147,13 +149,23 @@ class PolicyGuard:
         access = self.access
         if scope["method"] in READS:
             if access.read_policy != "anyone":
-                await access.caller_of(scope, self.database)
+                reader = await access.caller_of(scope, self.database)
+                state = scope.setdefault("state", {})
+                state[_READ_UNTIL] = time.monotonic() + reader.valid_for
         elif scope["method"] != "OPTIONS" and access.write_policy != "anyone":
             writer = await access.writer(scope, self.database)
             scope.setdefault("state", {})[_WRITER] = writer
 
 
 _WRITER = "heroes.writer"
+_READ_UNTIL = "heroes.read_until"
+
+
+def read_until(request: Request) -> float | None:
+    """When (`time.monotonic()`) the token a read was let in with expires: a response that
+    lasts (a stream) ends then. None where reading needs no token."""
+    until: float | None = request.scope.get("state", {}).get(_READ_UNTIL)
+    return until
 
 
 async def writer_of(request: Request, database: Database) -> Writer:

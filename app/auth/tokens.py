@@ -61,6 +61,11 @@ class AccessTokens:
 
     def user_of(self, token: str) -> int:
         """The id of the user a token was issued to, or TokenRefused."""
+        return self.holder_of(token)[0]
+
+    def holder_of(self, token: str) -> tuple[int, float]:
+        """The id of the user a token was issued to, and the seconds it stays valid; or
+        TokenRefused."""
         known = self.verified.get(token)
         if known is None:
             known = self._verify(token)
@@ -70,9 +75,10 @@ class AccessTokens:
         else:
             self.verified.move_to_end(token)
         user_id, expires = known
-        if expires <= self.clock().timestamp():
+        left = expires - self.clock().timestamp()
+        if left <= 0:
             raise TokenRefused()
-        return user_id
+        return user_id, left
 
     def _verify(self, token: str) -> tuple[int, int]:
         """The user's id and the expiry a token carries, if its signature and claims hold

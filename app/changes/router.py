@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from app.auth.policy import read_until
 from app.changes.stream import (
     MEDIA_TYPE,
     ChangeStream,
@@ -19,7 +20,7 @@ from app.changes.stream import (
     wants_events,
 )
 from app.db import Database, DatabaseUnavailable
-from app.http.dependencies import DatabaseDep, HttpOptions, OptionsDep
+from app.http.dependencies import DatabaseDep, OptionsDep
 from app.http.errors import InvalidInput, declare
 from app.http.query_string import query_parameters, validated_query
 from app.http.responses import FastJSONResponse
@@ -182,7 +183,10 @@ async def read_changes(
     await watch.settle()
     since = await _resolved(database, since)
     if streaming:
-        return await _event_stream(watch, since, given, positions, options)
+        settings = StreamSettings(
+            options.stream_heartbeat, options.send_timeout, read_until(request)
+        )
+        return await _event_stream(watch, since, given, positions, settings)
     page = await read_feed(database, since, filters, given.limit)
     if since is None:
         since = Since(page.position)
@@ -220,7 +224,7 @@ async def _event_stream(
     since: Since | None,
     given: FeedParameters,
     positions: CursorCodec,
-    options: HttpOptions,
+    settings: StreamSettings,
 ) -> ChangeStream:
     """The stream, its first batch read from the database before it starts (which checks
     the position: a database that cannot be read is a 503 still); a position older than
@@ -236,7 +240,7 @@ async def _event_stream(
         except PositionGone:
             first = None
     follow = Follow(watch, since, first, filters, limit, positions)
-    return ChangeStream(follow, StreamSettings(options.stream_heartbeat, options.send_timeout))
+    return ChangeStream(follow, settings)
 
 
 def _page(batch: Batch) -> FeedPage:

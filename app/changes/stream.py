@@ -14,7 +14,9 @@ or as `since`. Besides changes a stream sends:
 - `reset`, then the end, for a position older than the log keeps: list again. It has no
   id, so a client that reconnects by itself is told again rather than skipping changes;
 - `reconnect` with `retry:` (milliseconds) and the position as its id, then the end, when
-  the worker stops or cannot read the database: reconnect, to any instance, and resume.
+  the worker stops or cannot read the database, or when the token the stream was opened
+  with expires (READ_POLICY=signed_in): reconnect, to any instance (with a fresh token),
+  and resume.
 
 A client that reads nothing for CLIENT_SEND_TIMEOUT seconds while the stream has
 something to send is let go. Each stream costs one task beside its request's, and its
@@ -53,6 +55,7 @@ logger = logging.getLogger("app.changes")
 class StreamSettings:
     heartbeat: float  # CHANGES_HEARTBEAT_SECONDS
     send_timeout: float  # CLIENT_SEND_TIMEOUT
+    until: float | None = None  # when (time.monotonic()) the reader's token expires
 
 
 def wants_events(accept: str | None) -> bool:
@@ -169,7 +172,7 @@ class _Follower:
 
     async def next_batch(self) -> Batch | None:
         """The next changes, or None once the stream's last event is said."""
-        if self.watch.closed:
+        if self.watch.closed or self.expired():
             await self.reconnect()
             return None
         try:
@@ -193,10 +196,12 @@ class _Follower:
     async def wait(self) -> None:
         """Until the clock passes the follower's position (or the watch closes); a due
         bookmark, else a heartbeat, when quiet for long."""
-        while not self.watch.closed:
+        while not self.watch.closed and not self.expired():
             due = self.spoke + self.settings.heartbeat
             if self.bookmark_due():
                 due = min(due, self.bookmarked + BOOKMARK_SECONDS)
+            if self.settings.until is not None:
+                due = min(due, self.settings.until)
             if await self.watch.wait_past(self.since.at, max(0.0, due - time.monotonic())):
                 return
             if self.bookmark_due() and time.monotonic() >= self.bookmarked + BOOKMARK_SECONDS:
@@ -211,6 +216,10 @@ class _Follower:
         if not moved.skip:
             return change.shown
         return change_event(change.body, position_token(moved, self.follow.codec))
+
+    def expired(self) -> bool:
+        """Whether the token the stream was opened with has expired."""
+        return self.settings.until is not None and time.monotonic() >= self.settings.until
 
     def bookmark_due(self) -> bool:
         return self.since.at != self.shown

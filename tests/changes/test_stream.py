@@ -2,8 +2,10 @@
 its heartbeats and bookmarks, a reset, and the read policy. In process: the test client
 streams a response as it comes (tests/changes/test_stream_*.py run real servers)."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,12 +13,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 from sqlmodel import Session
 
+from app.auth.tokens import AccessTokens
 from app.kit.changes.models import ChangeClock
 from tests.changes.sse import EVENT_STREAM, Events
 from tests.conftest import ServiceWith
 from tests.factories import bearer, make_user, sign_in
 
 HEARTBEAT = 0.2
+TOKEN_LEFT = 1.5  # seconds
 
 
 @pytest.fixture
@@ -197,6 +201,39 @@ def test_read_policy_applies_to_the_stream(service_with: ServiceWith, session: S
     assert refused.status_code == 401
     assert refused.headers["content-type"] == "application/json"
     assert start.kind == "bookmark"
+
+
+def test_a_stream_ends_with_a_reconnect_when_the_readers_token_expires(
+    service_with: ServiceWith, session: Session
+) -> None:
+    """Its token was checked as the stream opened; it does not outlive it. The client
+    reconnects with a fresh token, resuming from the reconnect's id."""
+    client = service_with(read_policy="signed_in", changes_heartbeat_seconds=HEARTBEAT)
+    user = make_user(session)
+    headers = bearer(sign_in(client, user.username))
+    tokens = client.app.state.access.tokens  # type: ignore[attr-defined]  # the test's own app
+    lifetime = tokens.lifetime.total_seconds()
+    # The service's clock moved on: the token has TOKEN_LEFT seconds left, not its lifetime.
+    ahead = timedelta(seconds=lifetime - TOKEN_LEFT)
+    moved = AccessTokens(tokens.key, tokens.lifetime, clock=lambda: datetime.now(UTC) + ahead)
+    object.__setattr__(client.app.state.access, "tokens", moved)  # type: ignore[attr-defined]
+
+    opened = time.monotonic()
+    with following(client, headers) as events:
+        start = events.next()
+        create_hero(client, "Made while the token lasts")
+        change = events.next_of("change")
+        last = events.next_of("reconnect")
+        ended_after = time.monotonic() - opened
+        events.end()
+
+    assert start.kind == "bookmark"
+    assert change.json()["data"]["name"] == "Made while the token lasts"
+    assert last.id is not None
+    assert last.retry is not None
+    assert TOKEN_LEFT - 1 <= ended_after <= TOKEN_LEFT + 3
+    refused = client.get("/changes", headers=EVENT_STREAM | headers)
+    assert refused.status_code == 401  # its token has expired by now
 
 
 def test_the_openapi_document_declares_the_event_stream(feed: TestClient) -> None:
