@@ -119,8 +119,8 @@ def _string_agg(element: seq_list, compiler: SQLCompiler, **kw: Any) -> str:
 async def number_changes(database: Database, *, check: bool = True) -> int:
     """One round: number every committed change that has no position yet; how many.
     With `check`, a read first looks for one (a round that would number none costs a
-    transaction)."""
-    if database.writes_in_with:  # no read first: a round of none costs as little
+    transaction), except on PostgreSQL, where such a round costs no more than the read."""
+    if database.writes_in_with:
         row = await database.write_returning(_ROUND, {})
         return 0 if row is None else int(row[0])
     if check and not await pending(database):
