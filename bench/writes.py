@@ -365,16 +365,16 @@ def backends(tree: Tree) -> tuple[float, float]:
     titles name it; the pool keeps them open, so none is lost between two readings), and
     of the server's own processes that write what they change to disk."""
     title = f" bench_writes_{tree.label} "
-    backends = server = 0.0
+    own = server = 0.0
     for process in psutil.process_iter(["cmdline"]):
         line = " ".join(process.info["cmdline"] or [])
         if not line.startswith("postgres: "):
             continue
         if title in line:
-            backends += cpu(process)
+            own += cpu(process)
         elif line.rstrip().endswith(SERVER_PROCESSES):
             server += cpu(process)
-    return backends, server
+    return own, server
 
 
 @dataclass(frozen=True)
@@ -429,7 +429,7 @@ def profile(tree: Tree, options: argparse.Namespace, pair: int) -> list[subproce
                 "record",
                 "--nonblocking",
                 "-r",
-                "200",
+                "50",
                 "-f",
                 "raw",
                 "--pid",

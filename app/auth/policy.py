@@ -150,8 +150,7 @@ class PolicyGuard:
         if scope["method"] in READS:
             if access.read_policy != "anyone":
                 reader = await access.caller_of(scope, self.database)
-                state = scope.setdefault("state", {})
-                state[_READ_UNTIL] = time.monotonic() + reader.valid_for
+                scope.setdefault("state", {})[_READ_UNTIL] = time.monotonic() + reader.valid_for
         elif scope["method"] != "OPTIONS" and access.write_policy != "anyone":
             writer = await access.writer(scope, self.database)
             scope.setdefault("state", {})[_WRITER] = writer

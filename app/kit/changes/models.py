@@ -27,13 +27,14 @@ CLOCK_ID = 1  # the clock's one row
 PENDING_INDEX = "ix_change_log_pending"
 PENDING_INDEXED_ON = ("postgresql", "sqlite")  # the databases that need it and have partial ones
 POSITION_INDEX = "ix_change_log_position"  # PostgreSQL's, for the unique constraint elsewhere
+POSITION_INDEXED_ON = ("postgresql",)
+POSITION_UNIQUE_ON = ("sqlite", "mysql", "mariadb")
 _UNNUMBERED = text("position IS NULL")
 _NUMBERED = text("position IS NOT NULL")
-_NOT_POSTGRESQL = ("sqlite", "mysql", "mariadb")
 MADE_ON = {
     ("index", PENDING_INDEX): PENDING_INDEXED_ON,
-    ("index", POSITION_INDEX): ("postgresql",),
-    ("unique_constraint", "uq_change_log_position"): _NOT_POSTGRESQL,
+    ("index", POSITION_INDEX): POSITION_INDEXED_ON,
+    ("unique_constraint", "uq_change_log_position"): POSITION_UNIQUE_ON,
 }
 """The schema objects made only on some databases (by kind and name), and which."""
 
@@ -53,9 +54,9 @@ class ChangeRecord(SQLModel, table=True):
         UniqueConstraint("resource", "row_id", "version"),
         # On PostgreSQL the indexes of positions leave the unnumbered changes out (migration
         # 0012 says why); the others keep the unique constraint they had.
-        UniqueConstraint("position").ddl_if(dialect=_NOT_POSTGRESQL),  # type: ignore[arg-type]  # a tuple works too
+        UniqueConstraint("position").ddl_if(dialect=POSITION_UNIQUE_ON),  # type: ignore[arg-type]  # a tuple works too
         Index(POSITION_INDEX, "position", unique=True, postgresql_where=_NUMBERED).ddl_if(
-            dialect="postgresql"
+            dialect=POSITION_INDEXED_ON  # type: ignore[arg-type]  # a tuple works too
         ),
         Index(
             "ix_change_log_resource_position", "resource", "position", postgresql_where=_NUMBERED
